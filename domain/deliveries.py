@@ -1,0 +1,88 @@
+"""What activities deliver to the outside world, each with an idempotency key.
+
+The key is derived from workflow state (a business key plus a sequence number kept in that
+state), so an activity retry or a worker crash re-sends the *same* key and the receiving adapter
+refuses it, while a legitimate repeat (a second broker handoff after re-registration, a second
+reminder) gets a new one.
+"""
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from domain.addresses import USAddress
+
+Audience = Literal["seller", "operations", "broker"]
+
+
+class Notification(BaseModel):
+    """A message to a person, rendered from ``templates/<template>.txt.j2``."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    idempotency_key: str
+    """Same on a retry, different for a legitimate repeat."""
+    audience: Audience
+    to: str | None = None
+    """E-mail address for the seller; None means the configured operations/broker address."""
+    template: str
+    """Template name, e.g. ``onboarding_next_step``."""
+    params: dict[str, Any] = Field(default_factory=dict)
+    seller_id: str | None = None
+    shipment_id: str | None = None
+
+
+class BrokerHandoff(BaseModel):
+    """The seller's Returns Account number and BN, forwarded when CARM registration is confirmed."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    idempotency_key: str
+    seller_id: str
+    returns_account_number: str
+    business_number: str
+    program_account: str | None = None
+    handoff_number: int
+    """1 for the first handoff, 2 after a re-registration, and so on."""
+
+
+class BrokerAffinityRequest(BaseModel):
+    """Ask the broker for figures from the seller's Statement of Account."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    idempotency_key: str
+    seller_id: str
+    business_number: str | None = None
+
+
+WarehouseAction = Literal["release", "forward", "dispose"]
+
+
+class WarehouseInstruction(BaseModel):
+    """An instruction about one parcel: release to the broker, forward, or dispose.
+
+    Keyed on the shipment id alone: a parcel gets one outcome, so one instruction, ever.
+    """
+
+    model_config = ConfigDict(extra="ignore")
+
+    idempotency_key: str
+    shipment_id: str
+    seller_id: str
+    action: WarehouseAction
+    us_address: USAddress | None = None
+    reason: str
+
+
+class DeliveryReceipt(BaseModel):
+    """What an adapter reports: delivered now, or already delivered under the same key."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    idempotency_key: str
+    duplicate: bool = False
+    """True when the receiving end had already seen this key (nothing was sent again)."""
+    channel: str
+    at: datetime

@@ -1,0 +1,171 @@
+"""Settings: read from the environment by processes, snapshotted into workflows.
+
+``Settings`` is what the worker, command line and API read (pydantic-settings, environment
+variables named as in the contract). Workflows never read the environment: they take a
+``WorkflowSettings`` snapshot through a local activity when a run starts, keep it in their
+history, and take a fresh one when they continue as new. A changed reminder schedule therefore
+reaches a seller's long-lived workflow at its next continue-as-new, and never breaks replay.
+"""
+
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from domain.business_days import DEFAULT_TIMEZONE, BusinessCalendar
+from domain.steps import ALL_STEPS, Step, ordered
+
+IntList = Annotated[list[int], NoDecode]
+StepList = Annotated[list[Step], NoDecode]
+
+
+def _ints(value: object) -> object:
+    if isinstance(value, str):
+        return [int(p) for p in value.replace(" ", "").split(",") if p]
+    return value
+
+
+class ReminderSchedule(BaseModel):
+    """When the owner of a waiting step is reminded, and when operations is alerted."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    remind_after: list[int]
+    """Reminders after this many days of waiting (business days for the broker)."""
+    escalate_after: int
+    """Operations is alerted and the seller marked stalled after this many days."""
+    business_days: bool = False
+
+
+class WorkflowSettings(BaseModel):
+    """The snapshot a workflow run keeps in its history."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    required_steps: list[Step] = Field(default_factory=lambda: list(Step))
+    seller_reminders: ReminderSchedule = ReminderSchedule(remind_after=[3, 7, 14], escalate_after=21)
+    broker_reminders: ReminderSchedule = ReminderSchedule(
+        remind_after=[10, 20, 30], escalate_after=35, business_days=True
+    )
+    carm_inactivity_days: int = 180
+    carm_login_reminder_days_before: list[int] = Field(default_factory=lambda: [30, 7])
+    rpp_review_reminder_days_before: int = 21
+    """Days before October 20 on which cleared sellers are reminded of the yearly RPP review."""
+    hold_business_days: int = 15
+    hold_reminder_business_days_left: list[int] = Field(default_factory=lambda: [5, 1])
+    calendar: BusinessCalendar = BusinessCalendar(first_year=2000, last_year=2000)
+    continue_as_new_after_events: int = 10_000
+    """A run continues as new after this many history events (or when Temporal suggests it)."""
+    unknown_seller_recheck_seconds: list[int] = Field(default_factory=lambda: [30, 300, 3600])
+    """A parcel whose seller is unknown asks again after these delays (covers visibility lag)."""
+
+
+class Settings(BaseSettings):
+    """Process settings, from environment variables (see the README's settings table)."""
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", case_sensitive=False)
+
+    temporal_address: str = "localhost:7233"
+    temporal_namespace: str = "default"
+    temporal_task_queue: str = "carm-returns"
+
+    data_dir: Path = Path("data")
+    log_format: Literal["console", "json"] = "console"
+    log_level: str = "INFO"
+
+    notify_channel: Literal["outbox", "smtp"] = "outbox"
+    smtp_host: str = "localhost"
+    smtp_port: int = 25
+    smtp_from: str = "returns@carm-returns.local"
+    smtp_username: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    operations_email: str = "operations@carm-returns.local"
+    broker_email: str = "broker@carm-returns.local"
+
+    broker_channel: Literal["outbox", "http"] = "outbox"
+    broker_url: str | None = None
+    broker_token: str | None = None
+    warehouse_channel: Literal["outbox", "http"] = "outbox"
+    warehouse_url: str | None = None
+    warehouse_token: str | None = None
+    delivery_timeout_seconds: float = 10.0
+
+    required_steps: StepList = Field(default_factory=lambda: list(Step))
+    seller_reminder_days: IntList = Field(default_factory=lambda: [3, 7, 14])
+    seller_escalate_after_days: int = 21
+    broker_reminder_business_days: IntList = Field(default_factory=lambda: [10, 20, 30])
+    broker_escalate_after_business_days: int = 35
+    carm_inactivity_days: int = 180
+    carm_login_reminder_days_before: IntList = Field(default_factory=lambda: [30, 7])
+    rpp_review_reminder_days_before: int = 21
+
+    warehouse_timezone: str = DEFAULT_TIMEZONE
+    warehouse_holiday_subdivision: str | None = None
+    """U.S. state whose holidays also close the warehouse (e.g. ``NY``); federal only when unset."""
+    warehouse_holiday_categories: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["public"])
+    hold_business_days: int = 15
+    hold_reminder_business_days_left: IntList = Field(default_factory=lambda: [5, 1])
+    continue_as_new_after_events: int = 10_000
+
+    _split_ints = field_validator(
+        "seller_reminder_days",
+        "broker_reminder_business_days",
+        "carm_login_reminder_days_before",
+        "hold_reminder_business_days_left",
+        mode="before",
+    )(_ints)
+
+    @field_validator("required_steps", "warehouse_holiday_categories", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [p.strip() for p in value.split(",") if p.strip()]
+        return value
+
+    @field_validator("required_steps")
+    @classmethod
+    def _required(cls, value: list[Step]) -> list[Step]:
+        # Only RPP may be left out: every other step gates the broker's authority.
+        missing = (ALL_STEPS - {Step.rpp_enrollment}) - set(value)
+        if missing:
+            raise ValueError(f"only rpp_enrollment may be optional; missing: {', '.join(ordered(missing))}")
+        return ordered(set(value))
+
+    @field_validator("warehouse_holiday_subdivision", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+    def workflow_settings(self, today: date) -> WorkflowSettings:
+        """The snapshot for a workflow run starting ``today`` (loads the holiday calendar)."""
+        from domain.business_days import load_calendar  # noqa: PLC0415
+
+        calendar = load_calendar(
+            self.warehouse_timezone,
+            subdivision=self.warehouse_holiday_subdivision,
+            categories=self.warehouse_holiday_categories,
+            # Enough years for a hold extended well past its deadline and for a year of
+            # broker reminders; a seller's workflow refreshes it at every continue-as-new.
+            years=range(today.year - 1, today.year + 4),
+        )
+        return WorkflowSettings(
+            required_steps=self.required_steps,
+            seller_reminders=ReminderSchedule(
+                remind_after=self.seller_reminder_days, escalate_after=self.seller_escalate_after_days
+            ),
+            broker_reminders=ReminderSchedule(
+                remind_after=self.broker_reminder_business_days,
+                escalate_after=self.broker_escalate_after_business_days,
+                business_days=True,
+            ),
+            carm_inactivity_days=self.carm_inactivity_days,
+            carm_login_reminder_days_before=self.carm_login_reminder_days_before,
+            rpp_review_reminder_days_before=self.rpp_review_reminder_days_before,
+            hold_business_days=self.hold_business_days,
+            hold_reminder_business_days_left=self.hold_reminder_business_days_left,
+            calendar=calendar,
+            continue_as_new_after_events=self.continue_as_new_after_events,
+        )
