@@ -64,6 +64,17 @@ class BusinessCalendar(BaseModel):
                 n -= 1
         return d
 
+    def business_days_before(self, end: date, n: int) -> date:
+        """The business day from which ``end`` is ``n`` business days away (``n >= 1``)."""
+        if n < 1:
+            raise ValueError("n must be at least 1")
+        d = end
+        while n:
+            d -= timedelta(days=1)
+            if self.is_business_day(d):
+                n -= 1
+        return d
+
     def business_days_between(self, start: date, end: date) -> int:
         """Business days in ``(start, end]``; 0 when ``end <= start``."""
         count, d = 0, start
@@ -89,6 +100,8 @@ class BusinessCalendar(BaseModel):
 
     def after_business_days(self, moment: datetime, n: int) -> datetime:
         """The same wall-clock time, ``n`` business days after ``moment``'s local date."""
+        if moment.tzinfo is None:
+            raise ValueError("a moment without a UTC offset is ambiguous")
         local = moment.astimezone(zone(self.timezone))
         target = self.add_business_days(local.date(), n)
         return datetime.combine(target, local.time().replace(tzinfo=None), tzinfo=zone(self.timezone))
@@ -106,14 +119,22 @@ def load_calendar(
     import holidays as holidays_pkg  # noqa: PLC0415 - kept out of workflow imports on purpose
 
     zone(timezone)  # fail early on an unknown time zone
-    year_list = sorted(set(years))
+    given = sorted(set(years))
+    year_list = list(range(given[0], given[-1] + 1))  # a gap would silently lose holidays
     # One year more: a holiday on Saturday 1 January is observed on Friday 31 December before it.
-    table = holidays_pkg.country_holidays(
-        country, subdiv=subdivision, years=[*year_list, year_list[-1] + 1], categories=tuple(categories)
-    )
+    span = [*year_list, year_list[-1] + 1]
+    dates = set(holidays_pkg.country_holidays(country, years=span, categories=tuple(categories)))
+    if subdivision:
+        # A state's list in the holidays package is not a superset of the federal one (many
+        # states drop Columbus Day); the warehouse closes on both.
+        dates |= set(
+            holidays_pkg.country_holidays(
+                country, subdiv=subdivision, years=span, categories=tuple(categories)
+            )
+        )
     return BusinessCalendar(
         timezone=timezone,
-        holidays=frozenset(d for d in table if year_list[0] <= d.year <= year_list[-1]),
+        holidays=frozenset(d for d in dates if year_list[0] <= d.year <= year_list[-1]),
         first_year=year_list[0],
         last_year=year_list[-1],
     )

@@ -41,7 +41,8 @@ class BrokerHandoff(BaseModel):
     idempotency_key: str
     seller_id: str
     returns_account_number: str
-    business_number: str
+    business_number: str | None
+    """None only for a seller imported without one on record."""
     program_account: str | None = None
     handoff_number: int
     """1 for the first handoff, 2 after a re-registration, and so on."""

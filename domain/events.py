@@ -23,9 +23,9 @@ class EventEnvelope(BaseModel):
     # Kept in history: tolerate anything so old histories and bad input always decode.
     model_config = ConfigDict(extra="allow")
 
-    type: str = ""
+    type: Any = ""
     """The event type, e.g. ``business_number_provided``."""
-    event_id: str | None = None
+    event_id: Any = None
     """Optional idempotency key (1–128 characters): a redelivery changes nothing."""
 
     def fields(self) -> dict[str, Any]:
@@ -170,9 +170,9 @@ def parse_event(data: EventEnvelope | dict[str, Any]) -> _Event:
     """Parse an event strictly, or raise ``InvalidInput`` naming the problem."""
     fields = data.fields() if isinstance(data, EventEnvelope) else dict(data)
     kind = fields.get("type")
-    if not kind:
+    if kind is None or kind == "":
         raise InvalidInput("invalid event: the field 'type' is required")
-    if kind not in _ADAPTERS:
+    if not isinstance(kind, str) or kind not in _ADAPTERS:
         raise InvalidInput(
             f"unknown event type '{kind}'; expected one of: {', '.join(EVENT_TYPES)}"
         )

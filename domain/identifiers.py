@@ -63,6 +63,8 @@ def parse_program_account(raw: str) -> tuple[str | None, str]:
     account = compact
     if len(compact) == 15:
         bn_part, account = compact[:9], compact[9:]
+        if bn_part == "000000000":
+            raise ValueError(f"program account '{raw}': business number 000000000 is not issued by CRA")
         try:
             stdnum_bn.validate(compact)
         except InvalidChecksum:

@@ -1,0 +1,47 @@
+"""Build the delivery activities for the channels the settings choose."""
+
+from activities.adapters.http import HttpBroker, HttpWarehouse
+from activities.adapters.outbox import OutboxBroker, OutboxNotifier, OutboxSink, OutboxWarehouse
+from activities.adapters.rendering import TemplateRenderer
+from activities.adapters.smtp import SmtpNotifier
+from activities.deliveries import Broker, DeliveryActivities, Notifier, Warehouse
+from domain.settings import Settings
+
+
+def build_delivery_activities(settings: Settings) -> DeliveryActivities:
+    """Pick an adapter per channel: outbox files under ``data_dir/outbox``, SMTP, or HTTP."""
+    outbox = OutboxSink(settings.data_dir / "outbox")
+    timeout = settings.delivery_timeout_seconds
+
+    notifier: Notifier = OutboxNotifier(outbox)
+    if settings.notify_channel == "smtp":
+        notifier = SmtpNotifier(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            sender=settings.smtp_from,
+            operations_email=settings.operations_email,
+            broker_email=settings.broker_email,
+            ledger_path=settings.data_dir / "smtp-ledger.sqlite3",
+            username=settings.smtp_username,
+            password=settings.smtp_password,
+            starttls=settings.smtp_starttls,
+            timeout=timeout,
+        )
+
+    broker: Broker = OutboxBroker(outbox)
+    if settings.broker_channel == "http":
+        url = _required(settings.broker_url, "BROKER_URL", "BROKER_CHANNEL")
+        broker = HttpBroker(url, settings.broker_token, timeout)
+
+    warehouse: Warehouse = OutboxWarehouse(outbox)
+    if settings.warehouse_channel == "http":
+        url = _required(settings.warehouse_url, "WAREHOUSE_URL", "WAREHOUSE_CHANNEL")
+        warehouse = HttpWarehouse(url, settings.warehouse_token, timeout)
+
+    return DeliveryActivities(notifier, broker, warehouse, TemplateRenderer())
+
+
+def _required(url: str | None, variable: str, channel_variable: str) -> str:
+    if not url:
+        raise ValueError(f"{channel_variable}=http needs {variable} (the base URL of the API)")
+    return url

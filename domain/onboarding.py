@@ -1,0 +1,597 @@
+"""The onboarding rules: which event may happen when, and what it changes.
+
+Shape of the machine, and why. The eight CARM steps are not a chain: once CARM registration is
+confirmed, RPP, the DOA and the POA proceed in any order, and a denial, a deactivation, a
+suspension or a revocation makes earlier steps pending again. Modelling every combination of
+completed steps as a state would give hundreds of states that nobody could read or draw. So the
+machine's states are the seller's *lifecycle* — the four situations that decide what happens to
+their returns:
+
+* ``onboarding`` — working through the steps; returns are held;
+* ``legacy`` — an approved POA from before CARM: returns are cleared while CARM is completed;
+* ``cleared`` — every required step is complete: returns are released to the broker;
+* ``opted_out`` — no business number: returns are forwarded to the seller's own U.S. address or
+  disposed of.
+
+The steps themselves are a set on the model, and the contract's two tables in
+:mod:`domain.steps` (``PREREQUISITES`` and ``REOPENS``) are the single source of truth for the
+validators (may this step complete now?) and the conditions (does this event clear the seller,
+or cost them their clearance?). Each event is a transition of the machine, so an event that has
+no transition from the current lifecycle (``poa_approved`` for a seller who opted out) is refused
+by the machine itself.
+
+This module is pure: no I/O, no clock, no Temporal calls. The workflow applies events to a copy
+in its update validator (to reject before anything reaches history) and then for real in the
+handler; the command line, the API and the tests use the same functions.
+"""
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from statemachine import State, StateMachine
+from statemachine.exceptions import TransitionNotAllowed
+
+from domain.addresses import USAddress
+from domain.errors import InvalidInput, NotAllowedNow
+from domain.events import (
+    AffinityFiguresProvided,
+    BusinessNumberProvided,
+    Event,
+    EventEnvelope,
+    ImporterAccountProvided,
+    NoBusinessNumber,
+    PoaDenied,
+    parse_event,
+)
+from domain.identifiers import parse_program_account
+from domain.steps import (
+    COMPLETED_BY,
+    OWNER,
+    POA_DENIAL_REOPENS,
+    PREREQUISITES,
+    REOPENS,
+    Party,
+    Step,
+    ordered,
+)
+
+Lifecycle = Literal["onboarding", "legacy", "cleared", "opted_out"]
+
+# Event ids remembered for idempotent delivery. Webhook redeliveries arrive within hours; a
+# bound keeps a seller's state small over years (it is carried across continue-as-new).
+MAX_REMEMBERED_EVENT_IDS = 500
+
+
+class PoaDenial(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    reason: str
+    detail: str | None = None
+
+
+class SellerRecord(BaseModel):
+    """Everything the rules know about one seller. Kept in workflow history, so lenient."""
+
+    model_config = ConfigDict(extra="ignore", validate_assignment=False)
+
+    seller_id: str
+    lifecycle: Lifecycle = "onboarding"
+    """The machine's state (see the module docstring)."""
+    completed: list[Step] = Field(default_factory=list)
+    required: list[Step] = Field(default_factory=lambda: list(Step))
+    legacy_poa: bool = False
+    business_number: str | None = None
+    program_account: str | None = None
+    doa_requested: bool = False
+    affinity_requested: bool = False
+    return_method: Literal["own_us_address", "dispose"] | None = None
+    us_address: USAddress | None = None
+    last_poa_denial: PoaDenial | None = None
+    handoffs: int = 0
+    """How many times the seller's details were handed to the broker."""
+    applied_event_ids: list[str] = Field(default_factory=list)
+
+    def is_complete(self, step: Step) -> bool:
+        return step in self.completed
+
+    @property
+    def pending(self) -> list[Step]:
+        return [s for s in ordered(set(self.required)) if s not in self.completed]
+
+    @property
+    def cleared_for_returns(self) -> bool:
+        return self.lifecycle in ("cleared", "legacy")
+
+
+@dataclass
+class Effects:
+    """What an applied event changed, for the workflow to act on (notifications, handoff…)."""
+
+    event_type: str
+    duplicate: bool = False
+    completed: list[Step] = field(default_factory=list)
+    reopened: list[Step] = field(default_factory=list)
+    became_cleared: bool = False
+    lost_clearance: bool = False
+    opted_out: bool = False
+    opted_in: bool = False
+    broker_handoff: bool = False
+    poa_denied: PoaDenial | None = None
+    affinity_requested: bool = False
+    affinity_figures: dict[str, Any] | None = None
+    login_confirmed: bool = False
+    registration_requested: bool = False
+
+
+class OnboardingRules(StateMachine):
+    """The seller lifecycle; the steps are guarded by the contract's tables (see module doc)."""
+
+    # A seller with a pre-CARM POA *starts* in ``legacy`` (set on the record at sign-up), and an
+    # import with every step complete starts in ``cleared``: entry points the graph check would
+    # otherwise call unreachable.
+    validate_disconnected_states = False
+
+    onboarding = State("Onboarding: returns held", initial=True)
+    legacy = State("Legacy POA: returns cleared while CARM is completed")
+    cleared = State("Cleared for returns")
+    opted_out = State("Opted out: own U.S. address or disposal")
+
+    # --- the eight steps -------------------------------------------------------------------
+    # Each may complete from onboarding or legacy once its prerequisites are complete; the first
+    # transition whose condition holds wins, so a step that completes the set clears the seller.
+    business_number_provided = (
+        onboarding.to(cleared, cond="clears", validators="may_complete", on="complete_step")
+        | onboarding.to.itself(internal=True, validators="may_complete", on="complete_step")
+        | legacy.to(cleared, cond="clears", validators="may_complete", on="complete_step")
+        | legacy.to.itself(internal=True, validators="may_complete", on="complete_step")
+    )
+    importer_account_provided = (
+        onboarding.to(cleared, cond="clears", validators="may_complete", on="complete_step")
+        | onboarding.to.itself(internal=True, validators="may_complete", on="complete_step")
+        | legacy.to(cleared, cond="clears", validators="may_complete", on="complete_step")
+        | legacy.to.itself(internal=True, validators="may_complete", on="complete_step")
+    )
+    carm_registered = (
+        onboarding.to(cleared, cond="clears", validators="may_complete", on="complete_step")
+        | onboarding.to.itself(internal=True, validators="may_complete", on="complete_step")
+        | legacy.to(cleared, cond="clears", validators="may_complete", on="complete_step")
+        | legacy.to.itself(internal=True, validators="may_complete", on="complete_step")
+    )
+    rpp_enrolled = (
+        onboarding.to(cleared, cond="clears", validators="may_complete", on="complete_step")
+        | onboarding.to.itself(internal=True, validators="may_complete", on="complete_step")
+        | legacy.to(cleared, cond="clears", validators="may_complete", on="complete_step")
+        | legacy.to.itself(internal=True, validators="may_complete", on="complete_step")
+    )
+    doa_accepted = (
+        onboarding.to(cleared, cond="clears", validators="may_complete", on="complete_step")
+        | onboarding.to.itself(internal=True, validators="may_complete", on="complete_step")
+        | legacy.to(cleared, cond="clears", validators="may_complete", on="complete_step")
+        | legacy.to.itself(internal=True, validators="may_complete", on="complete_step")
+    )
+    poa_submitted = (
+        onboarding.to(cleared, cond="clears", validators="may_complete", on="complete_step")
+        | onboarding.to.itself(internal=True, validators="may_complete", on="complete_step")
+        | legacy.to(cleared, cond="clears", validators="may_complete", on="complete_step")
+        | legacy.to.itself(internal=True, validators="may_complete", on="complete_step")
+    )
+    poa_approved = (
+        onboarding.to(cleared, cond="clears", validators="may_complete", on="complete_step")
+        | onboarding.to.itself(internal=True, validators="may_complete", on="complete_step")
+        | legacy.to(cleared, cond="clears", validators="may_complete", on="complete_step")
+        | legacy.to.itself(internal=True, validators="may_complete", on="complete_step")
+    )
+    program_access_granted = (
+        onboarding.to(cleared, cond="clears", validators="may_complete", on="complete_step")
+        | onboarding.to.itself(internal=True, validators="may_complete", on="complete_step")
+        | legacy.to(cleared, cond="clears", validators="may_complete", on="complete_step")
+        | legacy.to.itself(internal=True, validators="may_complete", on="complete_step")
+    )
+
+    # --- events that make steps pending again ----------------------------------------------
+    poa_denied = onboarding.to.itself(
+        internal=True, validators="poa_under_review", on="reopen"
+    ) | legacy.to.itself(internal=True, validators="poa_under_review", on="reopen")
+    carm_deactivated = (
+        cleared.to(onboarding, cond="loses_clearance", validators="may_reopen", on="reopen")
+        | cleared.to.itself(internal=True, validators="may_reopen", on="reopen")
+        | onboarding.to.itself(internal=True, validators="may_reopen", on="reopen")
+        | legacy.to.itself(internal=True, validators="may_reopen", on="reopen")
+    )
+    rpp_suspended = (
+        cleared.to(onboarding, cond="loses_clearance", validators="may_reopen", on="reopen")
+        | cleared.to.itself(internal=True, validators="may_reopen", on="reopen")
+        | onboarding.to.itself(internal=True, validators="may_reopen", on="reopen")
+        | legacy.to.itself(internal=True, validators="may_reopen", on="reopen")
+    )
+    poa_revoked = (
+        cleared.to(onboarding, cond="loses_clearance", validators="may_reopen", on="reopen")
+        | cleared.to.itself(internal=True, validators="may_reopen", on="reopen")
+        | onboarding.to.itself(internal=True, validators="may_reopen", on="reopen")
+        | legacy.to.itself(internal=True, validators="may_reopen", on="reopen")
+    )
+
+    # --- the broker's and the seller's other messages ----------------------------------------
+    doa_requested = onboarding.to.itself(internal=True, validators="doa_awaits_request") | legacy.to.itself(
+        internal=True, validators="doa_awaits_request"
+    )
+    carm_login_confirmed = (
+        cleared.to.itself(internal=True, validators="carm_is_registered")
+        | onboarding.to.itself(internal=True, validators="carm_is_registered")
+        | legacy.to.itself(internal=True, validators="carm_is_registered")
+    )
+    affinity_figures_requested = onboarding.to.itself(
+        internal=True, validators="registration_under_way"
+    ) | legacy.to.itself(internal=True, validators="registration_under_way")
+    affinity_figures_provided = onboarding.to.itself(
+        internal=True, validators="figures_were_requested"
+    ) | legacy.to.itself(internal=True, validators="figures_were_requested")
+    registration_requested_by_broker = legacy.to(onboarding)
+
+    # --- opting out and back in ----------------------------------------------------------------
+    no_business_number = onboarding.to(opted_out, validators="business_number_pending") | legacy.to(
+        opted_out, validators="business_number_pending"
+    )
+    opted_in = opted_out.to(onboarding)
+
+    def __init__(self, record: SellerRecord, event: Event) -> None:
+        self.record = record
+        self.event = event
+        self.effects = Effects(event_type=event.type)  # type: ignore[attr-defined]
+        super().__init__(model=record, state_field="lifecycle")
+
+    # --- validators: raise the contract's errors with a specific message -----------------------
+    def may_complete(self) -> None:
+        step = COMPLETED_BY[self.event.type]  # type: ignore[attr-defined]
+        r = self.record
+        if r.is_complete(step):
+            raise NotAllowedNow(f"{step} is already complete")
+        missing = [p for p in ordered(PREREQUISITES[step]) if not r.is_complete(p)]
+        if missing:
+            raise NotAllowedNow(f"{step} cannot be completed before {' and '.join(missing)}")
+        if isinstance(self.event, ImporterAccountProvided):
+            bn, _ = parse_program_account(self.event.program_account)
+            if bn is not None and r.business_number is not None and bn != r.business_number:
+                raise InvalidInput(
+                    f"program account '{self.event.program_account}' belongs to business number "
+                    f"{bn}, not to this seller's business number"
+                )
+
+    def poa_under_review(self) -> None:
+        if not self.record.is_complete(Step.poa_submission) or self.record.is_complete(Step.poa_approval):
+            raise NotAllowedNow("poa_denied needs a submitted POA awaiting the broker's review")
+
+    def may_reopen(self) -> None:
+        steps = REOPENS[self.event.type]  # type: ignore[attr-defined]
+        if not any(self.record.is_complete(s) for s in steps):
+            raise NotAllowedNow(
+                f"{self.event.type} does not apply: {' and '.join(ordered(steps))} "  # type: ignore[attr-defined]
+                "is not complete"
+            )
+
+    def doa_awaits_request(self) -> None:
+        r = self.record
+        if not r.is_complete(Step.carm_registration):
+            raise NotAllowedNow("doa_requested needs carm_registration complete (the broker handoff)")
+        if r.is_complete(Step.doa_acceptance):
+            raise NotAllowedNow("doa_acceptance is already complete")
+        if r.doa_requested:
+            raise NotAllowedNow("the broker has already requested the DOA; it waits on the seller")
+
+    def carm_is_registered(self) -> None:
+        if not self.record.is_complete(Step.carm_registration):
+            raise NotAllowedNow("carm_login_confirmed needs carm_registration complete")
+
+    def registration_under_way(self) -> None:
+        r = self.record
+        if r.is_complete(Step.carm_registration):
+            raise NotAllowedNow("carm_registration is already complete; no figures are needed")
+        if not r.is_complete(Step.importer_account):
+            raise NotAllowedNow("affinity figures are for CARM registration, which needs importer_account")
+        if r.affinity_requested:
+            raise NotAllowedNow("affinity figures were already requested from the broker")
+
+    def figures_were_requested(self) -> None:
+        if not self.record.affinity_requested:
+            raise NotAllowedNow("no affinity figures were requested by the seller")
+
+    def business_number_pending(self) -> None:
+        if self.record.is_complete(Step.business_number):
+            raise NotAllowedNow("the seller already gave a business number; opting out is for sellers without one")
+
+    # --- conditions -------------------------------------------------------------------------
+    def clears(self) -> bool:
+        step = COMPLETED_BY[self.event.type]  # type: ignore[attr-defined]
+        done = {*self.record.completed, step}
+        return all(s in done for s in self.record.required)
+
+    def loses_clearance(self) -> bool:
+        reopened = REOPENS[self.event.type]  # type: ignore[attr-defined]
+        return any(s in self.record.required for s in reopened)
+
+    # --- actions ------------------------------------------------------------------------------
+    def complete_step(self) -> None:
+        step = COMPLETED_BY[self.event.type]  # type: ignore[attr-defined]
+        r, ev = self.record, self.event
+        r.completed = ordered({*r.completed, step})
+        self.effects.completed.append(step)
+        if isinstance(ev, BusinessNumberProvided):
+            r.business_number = ev.business_number
+        elif isinstance(ev, ImporterAccountProvided):
+            bn, account = parse_program_account(ev.program_account)
+            r.program_account = account
+            if r.business_number is None and bn is not None:
+                r.business_number = bn
+        elif step is Step.carm_registration:
+            r.affinity_requested = False
+            r.handoffs += 1
+            self.effects.broker_handoff = True
+        elif step is Step.poa_submission:
+            r.last_poa_denial = None
+        elif step is Step.doa_acceptance:
+            r.doa_requested = False
+
+    def reopen(self) -> None:
+        steps = set(REOPENS[self.event.type])  # type: ignore[attr-defined]
+        if isinstance(self.event, PoaDenied):
+            steps |= POA_DENIAL_REOPENS[self.event.reason]
+            denial = PoaDenial(reason=self.event.reason, detail=self.event.detail)
+            self.record.last_poa_denial = denial
+            self.effects.poa_denied = denial
+        reopened = [s for s in ordered(steps) if self.record.is_complete(s)]
+        self.record.completed = [s for s in self.record.completed if s not in steps]
+        self.effects.reopened = reopened
+
+    def on_doa_requested(self) -> None:
+        self.record.doa_requested = True
+
+    def on_carm_login_confirmed(self) -> None:
+        self.effects.login_confirmed = True
+
+    def on_affinity_figures_requested(self) -> None:
+        self.record.affinity_requested = True
+        self.effects.affinity_requested = True
+
+    def on_affinity_figures_provided(self) -> None:
+        assert isinstance(self.event, AffinityFiguresProvided)
+        self.record.affinity_requested = False
+        # Handed to the workflow to forward to the seller; never kept in the record.
+        self.effects.affinity_figures = self.event.model_dump(exclude={"type", "event_id"}, exclude_none=True)
+
+    def on_registration_requested_by_broker(self) -> None:
+        self.record.legacy_poa = False
+        self.effects.registration_requested = True
+
+    def on_no_business_number(self) -> None:
+        assert isinstance(self.event, NoBusinessNumber)
+        self.record.return_method = self.event.return_method
+        self.record.us_address = self.event.us_address
+
+    def on_opted_in(self) -> None:
+        self.record.return_method = None
+        self.record.us_address = None
+
+    # Clearance changes are recorded from the lifecycle, whichever transition caused them.
+    def on_enter_cleared(self, source: State) -> None:
+        if source.id not in ("cleared", "legacy"):
+            self.effects.became_cleared = True
+
+    def on_exit_cleared(self, target: State) -> None:
+        if target.id not in ("cleared", "legacy"):
+            self.effects.lost_clearance = True
+
+    def on_exit_legacy(self, target: State) -> None:
+        if target.id not in ("cleared", "legacy"):
+            self.effects.lost_clearance = True
+
+    def on_enter_opted_out(self) -> None:
+        self.effects.opted_out = True
+
+    def on_exit_opted_out(self) -> None:
+        self.effects.opted_in = True
+
+
+def _refusal(record: SellerRecord, event_type: str) -> str:
+    """Why an event has no transition from the seller's lifecycle."""
+    if record.lifecycle == "opted_out":
+        return f"{event_type} is not allowed: the seller has opted out (no business number); send opted_in first"
+    if event_type == "opted_in":
+        return "opted_in is not allowed: the seller has not opted out"
+    if event_type == "registration_requested_by_broker":
+        return (
+            "registration_requested_by_broker applies only to a legacy-POA seller who is still "
+            "cleared on their POA"
+        )
+    if event_type == "no_business_number":
+        return "no_business_number is not allowed: the seller already gave a business number"
+    if record.lifecycle == "cleared":
+        step = COMPLETED_BY.get(event_type)
+        if step is not None:
+            return f"{step} is already complete (the seller is cleared for returns)"
+        return f"{event_type} is not allowed: every step is complete and the seller is cleared for returns"
+    return f"{event_type} is not allowed while the seller is {record.lifecycle}"
+
+
+def new_record(
+    seller_id: str,
+    *,
+    legacy_poa: bool = False,
+    completed_steps: list[Step] | None = None,
+    required_steps: list[Step] | None = None,
+) -> SellerRecord:
+    """A seller at sign-up; an import's ``completed_steps`` are taken as complete, unchecked."""
+    required = ordered(set(required_steps)) if required_steps else list(Step)
+    completed = ordered(set(completed_steps or ()))
+    record = SellerRecord(
+        seller_id=seller_id,
+        required=required,
+        completed=completed,
+        legacy_poa=legacy_poa,
+        handoffs=1 if Step.carm_registration in completed else 0,
+    )
+    record.lifecycle = initial_lifecycle(record)
+    return record
+
+
+def initial_lifecycle(record: SellerRecord) -> Lifecycle:
+    if all(s in record.completed for s in record.required):
+        return "cleared"
+    return "legacy" if record.legacy_poa else "onboarding"
+
+
+def with_required_steps(record: SellerRecord, required: list[Step]) -> SellerRecord:
+    """Apply a changed ``required_steps`` setting (at continue-as-new): may clear a seller."""
+    r = record.model_copy(deep=True)
+    r.required = ordered(set(required))
+    if r.lifecycle in ("onboarding", "legacy") and all(s in r.completed for s in r.required):
+        r.lifecycle = "cleared"
+    elif r.lifecycle == "cleared" and not all(s in r.completed for s in r.required):
+        r.lifecycle = "legacy" if r.legacy_poa else "onboarding"
+    return r
+
+
+def apply(record: SellerRecord, data: EventEnvelope | dict[str, Any]) -> tuple[SellerRecord, Effects]:
+    """Apply one event to a copy of ``record``; raise ``InvalidInput``/``NotAllowedNow`` if refused.
+
+    ``record`` itself is never changed, so a validator can call this and discard the result.
+    """
+    event = parse_event(data)
+    if event.event_id is not None and event.event_id in record.applied_event_ids:
+        return record, Effects(event_type=event.type, duplicate=True)  # type: ignore[attr-defined]
+    new = record.model_copy(deep=True)
+    machine = OnboardingRules(new, event)
+    try:
+        machine.send(event.type)  # type: ignore[attr-defined]
+    except TransitionNotAllowed:
+        raise NotAllowedNow(_refusal(record, event.type)) from None  # type: ignore[attr-defined]
+    if event.event_id is not None:
+        new.applied_event_ids = [*new.applied_event_ids, event.event_id][-MAX_REMEMBERED_EVENT_IDS:]
+    return new, machine.effects
+
+
+# --- status --------------------------------------------------------------------------------
+
+
+class NextAction(BaseModel):
+    """What must happen next, as a code; the wording lives in :mod:`domain.guidance`."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    code: str
+    party: Party | None = None
+    """Who must act; None when nobody must."""
+    step: Step | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+
+
+class OnboardingStatus(BaseModel):
+    """The query ``status`` and the result of ``apply_event``."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    seller_id: str
+    stage: str
+    """The first pending step, or ``cleared``, or ``opted_out``."""
+    cleared_for_returns: bool
+    completed_steps: list[Step]
+    pending_steps: list[Step]
+    waiting_on: list[Party]
+    """The parties who must act now, sorted; empty when nobody must."""
+    stalled: bool = False
+    held_shipments: list[str] = Field(default_factory=list)
+    next_action: NextAction
+    actions: list[NextAction] = Field(default_factory=list)
+    """Every action open now (steps 4–6 proceed side by side), in guidance order."""
+    legacy_poa: bool = False
+    return_method: str | None = None
+    handoffs: int = 0
+    waiting_since: datetime | None = None
+
+
+_STEP_CODES: dict[Step, str] = {
+    Step.business_number: "provide_business_number",
+    Step.importer_account: "provide_importer_account",
+    Step.carm_registration: "register_in_carm",
+    Step.rpp_enrollment: "enrol_in_rpp",
+    Step.doa_acceptance: "accept_doa",
+    Step.poa_submission: "submit_poa",
+    Step.poa_approval: "await_poa_review",
+    Step.program_access: "await_program_access",
+}
+
+
+def actionable_steps(record: SellerRecord) -> list[Step]:
+    """Pending steps whose prerequisites are complete: somebody can act on them now."""
+    if record.lifecycle == "opted_out":
+        return []
+    return [s for s in record.pending if all(record.is_complete(p) for p in PREREQUISITES[s])]
+
+
+def step_owner(record: SellerRecord, step: Step) -> Party:
+    if step is Step.doa_acceptance and not record.doa_requested:
+        return Party.broker  # the broker must ask for the relationship first
+    return OWNER[step]
+
+
+def open_actions(record: SellerRecord) -> list[NextAction]:
+    actions: list[NextAction] = []
+    for step in actionable_steps(record):
+        code = _STEP_CODES[step]
+        params: dict[str, Any] = {}
+        if step is Step.doa_acceptance and not record.doa_requested:
+            code = "await_doa_request"
+        party = step_owner(record, step)
+        if step is Step.carm_registration and record.affinity_requested:
+            code, party = "await_affinity_figures", Party.broker
+        if step is Step.poa_submission and record.last_poa_denial is not None:
+            code = "resubmit_poa"
+            params = {"denial_reason": record.last_poa_denial.reason}
+        actions.append(NextAction(code=code, party=party, step=step, params=params))
+    return actions
+
+
+def waiting_parties(record: SellerRecord) -> set[Party]:
+    return {a.party for a in open_actions(record) if a.party is not None}
+
+
+def status(
+    record: SellerRecord,
+    *,
+    stalled: bool = False,
+    operations_must_act: bool = False,
+    held_shipments: list[str] | None = None,
+    waiting_since: datetime | None = None,
+) -> OnboardingStatus:
+    actions = open_actions(record)
+    pending = record.pending
+    if record.lifecycle == "opted_out":
+        stage = "opted_out"
+        next_action = NextAction(
+            code="opted_out", party=None, params={"return_method": record.return_method}
+        )
+    elif record.lifecycle == "cleared":
+        stage = "cleared"
+        next_action = NextAction(code="cleared", party=None)
+    else:
+        stage = str(pending[0]) if pending else "cleared"
+        next_action = actions[0] if actions else NextAction(code="nothing_to_do", party=None)
+    waiting = waiting_parties(record)
+    if stalled or operations_must_act:
+        waiting.add(Party.operations)
+    return OnboardingStatus(
+        seller_id=record.seller_id,
+        stage=stage,
+        cleared_for_returns=record.cleared_for_returns,
+        completed_steps=list(record.completed),
+        pending_steps=pending,
+        waiting_on=sorted(waiting),
+        stalled=stalled,
+        held_shipments=sorted(held_shipments or []),
+        next_action=next_action,
+        actions=actions,
+        legacy_poa=record.legacy_poa,
+        return_method=record.return_method,
+        handoffs=record.handoffs,
+        waiting_since=waiting_since,
+    )

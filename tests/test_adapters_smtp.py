@@ -1,0 +1,178 @@
+import hashlib
+import socket
+from collections.abc import Iterator
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from activities.adapters import PermanentDeliveryError, TransientDeliveryError
+from activities.adapters.rendering import RenderedMessage
+from activities.adapters.smtp import SmtpNotifier
+from domain.deliveries import Notification
+
+MESSAGE = RenderedMessage(subject="Next step: your importer account", body="Hello,\nplease add RM0001.\n")
+
+
+class Recorder:
+    """An SMTP handler that keeps what it receives, or rejects recipients with ``rcpt_reply``."""
+
+    def __init__(self, rcpt_reply: str | None = None) -> None:
+        self.rcpt_reply = rcpt_reply
+        self.received: list[tuple[list[str], EmailMessage]] = []
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
+        if self.rcpt_reply:
+            return self.rcpt_reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        message = message_from_bytes(envelope.content, policy=policy.default)
+        assert isinstance(message, EmailMessage)
+        self.received.append((list(envelope.rcpt_tos), message))
+        return "250 Message accepted"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def smtp_server(request: pytest.FixtureRequest) -> Iterator[tuple[Controller, Recorder]]:
+    recorder = Recorder(getattr(request, "param", None))
+    controller = Controller(recorder, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    yield controller, recorder
+    controller.stop()
+
+
+def notifier_for(controller: Controller, ledger: Path) -> SmtpNotifier:
+    return SmtpNotifier(
+        host="127.0.0.1",
+        port=controller.port,
+        sender="returns@carm-returns.test",
+        operations_email="ops@carm-returns.test",
+        broker_email="broker@carm-returns.test",
+        ledger_path=ledger,
+        timeout=5,
+    )
+
+
+def notification(key: str = "onboarding:s-1:next-step:1", audience: str = "seller") -> Notification:
+    return Notification.model_validate(
+        {
+            "idempotency_key": key,
+            "audience": audience,
+            "to": "seller@example.com" if audience == "seller" else None,
+            "template": "onboarding_next_step",
+            "seller_id": "s-1",
+        }
+    )
+
+
+async def test_sends_with_deterministic_message_id_and_idempotency_header(
+    smtp_server: tuple[Controller, Recorder], tmp_path: Path
+) -> None:
+    controller, recorder = smtp_server
+    key = "onboarding:s-1:next-step:1"
+
+    receipt = await notifier_for(controller, tmp_path / "ledger.sqlite3").send(notification(key), MESSAGE)
+
+    assert not receipt.duplicate and receipt.channel == "smtp"
+    [(recipients, message)] = recorder.received
+    assert recipients == ["seller@example.com"]
+    assert message["To"] == "seller@example.com"
+    assert message["From"] == "returns@carm-returns.test"
+    assert message["Subject"] == MESSAGE.subject
+    assert message["Message-ID"] == f"<{hashlib.sha256(key.encode()).hexdigest()[:32]}@carm-returns>"
+    assert message["X-Idempotency-Key"] == key
+    assert message.get_content().replace("\r\n", "\n") == MESSAGE.body
+
+
+async def test_a_key_already_sent_is_not_sent_again_even_by_a_new_notifier(
+    smtp_server: tuple[Controller, Recorder], tmp_path: Path
+) -> None:
+    controller, recorder = smtp_server
+    ledger = tmp_path / "state" / "ledger.sqlite3"
+    notifier = notifier_for(controller, ledger)
+
+    assert not (await notifier.send(notification("k-1"), MESSAGE)).duplicate
+    assert (await notifier.send(notification("k-1"), MESSAGE)).duplicate
+    assert len(recorder.received) == 1
+
+    assert not (await notifier.send(notification("k-2"), MESSAGE)).duplicate
+    assert len(recorder.received) == 2
+
+    # A restarted worker reads the same ledger.
+    assert (await notifier_for(controller, ledger).send(notification("k-1"), MESSAGE)).duplicate
+    assert len(recorder.received) == 2
+
+
+async def test_operations_and_broker_get_the_configured_addresses(
+    smtp_server: tuple[Controller, Recorder], tmp_path: Path
+) -> None:
+    controller, recorder = smtp_server
+    notifier = notifier_for(controller, tmp_path / "ledger.sqlite3")
+
+    await notifier.send(notification("ops-1", audience="operations"), MESSAGE)
+    await notifier.send(notification("broker-1", audience="broker"), MESSAGE)
+
+    assert [r for r, _ in recorder.received] == [["ops@carm-returns.test"], ["broker@carm-returns.test"]]
+
+
+@pytest.mark.parametrize("smtp_server", ["550 5.1.1 <seller@example.com>: no such user"], indirect=True)
+async def test_a_permanently_refused_recipient_is_a_permanent_failure_without_the_address(
+    smtp_server: tuple[Controller, Recorder], tmp_path: Path
+) -> None:
+    controller, recorder = smtp_server
+    notifier = notifier_for(controller, tmp_path / "ledger.sqlite3")
+
+    with pytest.raises(PermanentDeliveryError) as refused:
+        await notifier.send(notification(), MESSAGE)
+
+    assert "550" in str(refused.value) and "example.com" not in str(refused.value)
+    assert recorder.received == []
+
+
+@pytest.mark.parametrize("smtp_server", ["451 4.7.1 try again later"], indirect=True)
+async def test_a_temporary_refusal_is_retryable_and_not_recorded(
+    smtp_server: tuple[Controller, Recorder], tmp_path: Path
+) -> None:
+    controller, recorder = smtp_server
+    ledger = tmp_path / "ledger.sqlite3"
+
+    with pytest.raises(TransientDeliveryError):
+        await notifier_for(controller, ledger).send(notification(), MESSAGE)
+
+    recorder.rcpt_reply = None
+    assert not (await notifier_for(controller, ledger).send(notification(), MESSAGE)).duplicate
+    assert len(recorder.received) == 1
+
+
+async def test_an_unreachable_server_is_retryable(tmp_path: Path) -> None:
+    notifier = SmtpNotifier(
+        host="127.0.0.1",
+        port=free_port(),
+        sender="returns@carm-returns.test",
+        operations_email="ops@carm-returns.test",
+        broker_email="broker@carm-returns.test",
+        ledger_path=tmp_path / "ledger.sqlite3",
+        timeout=2,
+    )
+
+    with pytest.raises(OSError):
+        await notifier.send(notification(), MESSAGE)
+
+
+async def test_a_seller_notification_without_an_address_is_a_permanent_failure(tmp_path: Path) -> None:
+    notifier = SmtpNotifier("127.0.0.1", free_port(), "a@b.test", "o@b.test", "b@b.test", tmp_path / "l.db")
+    nameless = notification().model_copy(update={"to": None})
+
+    with pytest.raises(PermanentDeliveryError):
+        await notifier.send(nameless, MESSAGE)

@@ -1,0 +1,120 @@
+"""The carm-returns worker: both workflows and their activities on one task queue.
+
+Run it with ``python worker.py`` (``make run`` does). Settings come from the environment
+(see the README); SIGTERM or SIGINT drains in-flight activities and stops cleanly.
+"""
+
+import asyncio
+import logging
+import signal
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import structlog
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Worker
+
+from activities.directory import DirectoryActivities
+from activities.factory import build_delivery_activities
+from activities.settings import SettingsActivities
+from domain.settings import Settings
+from workflows.onboarding import SellerOnboarding
+from workflows.return_hold import ReturnHold
+
+WORKFLOWS = [SellerOnboarding, ReturnHold]
+
+
+def configure_logging(settings: Settings) -> None:
+    """structlog for our own logs and for the SDK's stdlib logs, as JSON or for a console."""
+    shared: list[structlog.types.Processor] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.stdlib.ExtraAdder(),
+    ]
+    renderer: structlog.types.Processor = (
+        structlog.processors.JSONRenderer()
+        if settings.log_format == "json"
+        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+    )
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    handler = logging.StreamHandler()
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+            foreign_pre_chain=shared,
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(settings.log_level.upper())
+
+
+async def connect(settings: Settings) -> Client:
+    return await Client.connect(
+        settings.temporal_address,
+        namespace=settings.temporal_namespace,
+        data_converter=pydantic_data_converter,
+    )
+
+
+def build_worker(client: Client, settings: Settings, **options: object) -> Worker:
+    """The worker, with every activity's adapters built from ``settings`` (tests use this too)."""
+    deliveries = build_delivery_activities(settings)
+    snapshot = SettingsActivities(settings)
+    directory = DirectoryActivities(client)
+    return Worker(
+        client,
+        task_queue=settings.temporal_task_queue,
+        workflows=WORKFLOWS,
+        activities=[
+            deliveries.send_notification,
+            deliveries.hand_off_to_broker,
+            deliveries.request_affinity_figures,
+            deliveries.instruct_warehouse,
+            snapshot.snapshot_settings,
+            directory.find_held_parcels,
+        ],
+        activity_executor=ThreadPoolExecutor(max_workers=8),
+        graceful_shutdown_timeout=timedelta(seconds=20),
+        **options,  # type: ignore[arg-type]
+    )
+
+
+async def main() -> None:
+    settings = Settings()
+    configure_logging(settings)
+    log = structlog.get_logger("worker")
+    client = await connect(settings)
+    worker = build_worker(client, settings)
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+    log.info(
+        "worker started",
+        address=settings.temporal_address,
+        namespace=settings.temporal_namespace,
+        task_queue=settings.temporal_task_queue,
+        notify_channel=settings.notify_channel,
+        broker_channel=settings.broker_channel,
+        warehouse_channel=settings.warehouse_channel,
+    )
+    async with worker:
+        await stop.wait()
+        log.info("stopping: finishing in-flight tasks")
+    log.info("worker stopped")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
