@@ -116,7 +116,7 @@ def load_calendar(
     years: Iterable[int],
 ) -> BusinessCalendar:
     """Build a calendar from the ``holidays`` package (outside workflow code only)."""
-    import holidays as holidays_pkg  # noqa: PLC0415 - kept out of workflow imports on purpose
+    import holidays as holidays_pkg
 
     zone(timezone)  # fail early on an unknown time zone
     given = sorted(set(years))

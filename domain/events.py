@@ -173,8 +173,6 @@ def parse_event(data: EventEnvelope | dict[str, Any]) -> _Event:
     if kind is None or kind == "":
         raise InvalidInput("invalid event: the field 'type' is required")
     if not isinstance(kind, str) or kind not in _ADAPTERS:
-        raise InvalidInput(
-            f"unknown event type '{kind}'; expected one of: {', '.join(EVENT_TYPES)}"
-        )
+        raise InvalidInput(f"unknown event type '{kind}'; expected one of: {', '.join(EVENT_TYPES)}")
     event: _Event = parse_with(_ADAPTERS[kind], fields, f"{kind} event")
     return event

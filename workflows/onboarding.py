@@ -16,11 +16,13 @@ Versioning: see docs/versioning.md. Any change to the commands this file issues 
 """
 
 import asyncio
+import contextlib
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from temporalio import workflow
+from temporalio.common import SearchAttributeKey
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -139,12 +141,10 @@ class SellerOnboarding:
             await self._work_through_queues()
             wake_at = self._next_wakeup()
             timeout = None if wake_at is None else max(wake_at - workflow.now(), timedelta(seconds=1))
-            try:
+            with contextlib.suppress(TimeoutError):
                 await workflow.wait_condition(
                     lambda: bool(self._effects or self._tell_parcels), timeout=timeout
                 )
-            except TimeoutError:
-                pass
             self._fire_due_timers()
 
         # Let running update handlers finish and every delivery land before handing over.
@@ -152,9 +152,7 @@ class SellerOnboarding:
         await self._work_through_queues()
         await self._deliveries.drain()
         workflow.continue_as_new(
-            SellerOnboardingInput(
-                seller_id=self._m.record.seller_id, carried=self._m.model_dump(mode="json")
-            )
+            SellerOnboardingInput(seller_id=self._m.record.seller_id, carried=self._m.model_dump(mode="json"))
         )
 
     async def _first_run(self) -> None:
@@ -361,17 +359,15 @@ class SellerOnboarding:
         clocks = {}
         for party, codes in by_party.items():
             clock = self._m.clocks.get(party)
-            clocks[party] = clock if clock is not None and clock.actions == codes else WaitClock(
-                since=now, actions=codes
+            clocks[party] = (
+                clock if clock is not None and clock.actions == codes else WaitClock(since=now, actions=codes)
             )
         self._m.clocks = clocks
 
         seller_actions = [a for a in actions if a.party is Party.seller]
         new = [a for a in seller_actions if a.code not in self._m.announced]
         if new and self._settings is not None:
-            self._notify_seller(
-                "onboarding_next_step", actions=[a.model_dump(mode="json") for a in new]
-            )
+            self._notify_seller("onboarding_next_step", actions=[a.model_dump(mode="json") for a in new])
         if self._settings is not None:
             self._m.announced = [a.code for a in seller_actions]
         self._publish()
@@ -386,7 +382,7 @@ class SellerOnboarding:
             "WaitingOn": [str(p) for p in st.waiting_on],
             "Stalled": st.stalled,
         }
-        keys = {
+        keys: dict[str, SearchAttributeKey[Any]] = {
             "SellerId": sa.SELLER_ID,
             "OnboardingStage": sa.ONBOARDING_STAGE,
             "ClearedForReturns": sa.CLEARED_FOR_RETURNS,
@@ -395,7 +391,7 @@ class SellerOnboarding:
         }
         changed = [keys[k].value_set(v) for k, v in values.items() if self._published.get(k) != v]
         if changed:
-            workflow.upsert_search_attributes(changed)  # type: ignore[arg-type]
+            workflow.upsert_search_attributes(changed)
             self._published.update(values)
         workflow.set_current_details(self._details(st))
 

@@ -13,18 +13,19 @@ loop on ``workflow.now()``). Exactly one of release, forward and dispose is carr
 the warehouse instruction keyed on the shipment so a retry or a crash never issues two.
 """
 
+import contextlib
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+from temporalio.common import RetryPolicy, SearchAttributeUpdate
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     import domain.search_attributes as sa
     from domain.business_days import BusinessCalendar
-    from domain.deliveries import DeliveryReceipt, WarehouseInstruction
+    from domain.deliveries import DeliveryReceipt, WarehouseAction, WarehouseInstruction
     from domain.errors import InvalidInput, NotAllowedNow
     from domain.payloads import (
         Arrival,
@@ -47,7 +48,11 @@ with workflow.unsafe.imports_passed_through():
     from workflows.deliveries import DELIVERY_RETRY, Deliveries
 
 _DECISION = TypeAdapter(Decision)
-_ACTION_OF: dict[Outcome, str] = {"released": "release", "forwarded": "forward", "disposed": "dispose"}
+_ACTION_OF: dict[Outcome, WarehouseAction] = {
+    "released": "release",
+    "forwarded": "forward",
+    "disposed": "dispose",
+}
 
 # How long a new parcel waits for its seller's answer before telling the seller it is held:
 # long enough for the seller's workflow to answer, short enough to be "at once".
@@ -97,13 +102,11 @@ class ReturnHold:
 
         await self._tell_seller("hold_opened")
         if self._seller_known:
-            try:
+            with contextlib.suppress(TimeoutError):
                 await workflow.wait_condition(
                     lambda: self._disposition is not None or self._closing is not None,
                     timeout=SELLER_ANSWER_WAIT,
                 )
-            except TimeoutError:
-                pass
         if self._outcome_now() is None:
             self._announce_hold()
 
@@ -114,10 +117,8 @@ class ReturnHold:
             if recheck_at is not None:
                 wake.append(recheck_at)
             timeout = max(min(wake) - workflow.now(), timedelta(seconds=1))
-            try:
+            with contextlib.suppress(TimeoutError):
                 await workflow.wait_condition(self._decided, timeout=timeout)
-            except TimeoutError:
-                pass
             if recheck_at is not None and workflow.now() >= recheck_at and self._closing is None:
                 await self._tell_seller("hold_opened")
                 recheck_at = self._recheck_time(rechecks) if not self._seller_known else None
@@ -145,9 +146,7 @@ class ReturnHold:
             elif d is not None and d.return_method == "own_us_address" and d.us_address is not None:
                 self._closing = "forwarded"
                 self._decision = ForwardDecision(action="forward", us_address=d.us_address)
-            elif d is not None and d.return_method == "dispose":
-                self._closing = "disposed"
-            elif workflow.now() >= self._deadline:
+            elif (d is not None and d.return_method == "dispose") or workflow.now() >= self._deadline:
                 self._closing = "disposed"
         return self._closing
 
@@ -166,7 +165,7 @@ class ReturnHold:
                 idempotency_key=f"warehouse:{arrival.shipment_id}:{workflow.info().first_execution_run_id}",
                 shipment_id=arrival.shipment_id,
                 seller_id=arrival.seller_id,
-                action=_ACTION_OF[outcome],  # type: ignore[arg-type]
+                action=_ACTION_OF[outcome],
                 us_address=address,
                 reason=reason,
             ),
@@ -379,10 +378,13 @@ class ReturnHold:
         arrival = self._arrival
         published = (self._state, self._deadline if self._state == "held" else None)
         if published != self._published:
-            pairs = [sa.SELLER_ID.value_set(arrival.seller_id), sa.RETURN_STATE.value_set(self._state)]
+            pairs: list[SearchAttributeUpdate[Any]] = [
+                sa.SELLER_ID.value_set(arrival.seller_id),
+                sa.RETURN_STATE.value_set(self._state),
+            ]
             if self._state == "held":
                 pairs.append(sa.DISPOSAL_DUE_AT.value_set(self._deadline))
-            workflow.upsert_search_attributes(pairs)  # type: ignore[arg-type]
+            workflow.upsert_search_attributes(pairs)
             self._published = published
         lines = [f"**Parcel** {arrival.shipment_id} of seller {arrival.seller_id}: **{self._state}**"]
         if self._state == "held" and self._due_on is not None:
