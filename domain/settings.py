@@ -93,6 +93,20 @@ class Settings(BaseSettings):
     warehouse_token: str | None = None
     delivery_timeout_seconds: float = 10.0
 
+    api_port: int = 8000
+    api_host: str = "127.0.0.1"
+    api_token: str | None = None
+    """Bearer token for the internal ``/v1`` endpoints."""
+    broker_webhook_secret: str | None = None
+    """HMAC-SHA256 key of the broker's ``X-Broker-Signature``."""
+    checklist_link_secret: str | None = None
+    """Key of the sellers' checklist links; derived from ``API_TOKEN`` when unset."""
+    public_base_url: str = "http://localhost:8000"
+    """Where sellers reach the API (used in checklist links)."""
+    metrics_bind_address: str | None = None
+    """``host:port`` for the SDK's Prometheus metrics (``/metrics``); off when unset."""
+    import_rate_per_second: float = 20.0
+
     required_steps: StepList = Field(default_factory=lambda: list(Step))
     seller_reminder_days: IntList = Field(default_factory=lambda: [3, 7, 14])
     seller_escalate_after_days: int = 21
