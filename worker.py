@@ -14,6 +14,7 @@ from datetime import timedelta
 import structlog
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
 from activities.directory import DirectoryActivities
@@ -58,11 +59,21 @@ def configure_logging(settings: Settings) -> None:
     root.setLevel(settings.log_level.upper())
 
 
+def runtime_for(settings: Settings) -> Runtime | None:
+    """A runtime that serves the SDK's Prometheus metrics, when ``METRICS_BIND_ADDRESS`` is set."""
+    if not settings.metrics_bind_address:
+        return None
+    return Runtime(
+        telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=settings.metrics_bind_address))
+    )
+
+
 async def connect(settings: Settings) -> Client:
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
         data_converter=pydantic_data_converter,
+        runtime=runtime_for(settings) or Runtime.default(),
     )
 
 

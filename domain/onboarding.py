@@ -140,53 +140,62 @@ class OnboardingRules(StateMachine):
     # --- the eight steps -------------------------------------------------------------------
     # Each may complete from onboarding or legacy once its prerequisites are complete; the first
     # transition whose condition holds wins, so a step that completes the set clears the seller.
+    # A cleared seller may still complete a step that the settings made optional (RPP).
     business_number_provided = (
         onboarding.to(cleared, cond="clears", validators="may_complete", on="complete_step")
         | onboarding.to.itself(internal=True, validators="may_complete", on="complete_step")
         | legacy.to(cleared, cond="clears", validators="may_complete", on="complete_step")
         | legacy.to.itself(internal=True, validators="may_complete", on="complete_step")
+        | cleared.to.itself(internal=True, validators="may_complete", on="complete_step")
     )
     importer_account_provided = (
         onboarding.to(cleared, cond="clears", validators="may_complete", on="complete_step")
         | onboarding.to.itself(internal=True, validators="may_complete", on="complete_step")
         | legacy.to(cleared, cond="clears", validators="may_complete", on="complete_step")
         | legacy.to.itself(internal=True, validators="may_complete", on="complete_step")
+        | cleared.to.itself(internal=True, validators="may_complete", on="complete_step")
     )
     carm_registered = (
         onboarding.to(cleared, cond="clears", validators="may_complete", on="complete_step")
         | onboarding.to.itself(internal=True, validators="may_complete", on="complete_step")
         | legacy.to(cleared, cond="clears", validators="may_complete", on="complete_step")
         | legacy.to.itself(internal=True, validators="may_complete", on="complete_step")
+        | cleared.to.itself(internal=True, validators="may_complete", on="complete_step")
     )
     rpp_enrolled = (
         onboarding.to(cleared, cond="clears", validators="may_complete", on="complete_step")
         | onboarding.to.itself(internal=True, validators="may_complete", on="complete_step")
         | legacy.to(cleared, cond="clears", validators="may_complete", on="complete_step")
         | legacy.to.itself(internal=True, validators="may_complete", on="complete_step")
+        | cleared.to.itself(internal=True, validators="may_complete", on="complete_step")
     )
     doa_accepted = (
         onboarding.to(cleared, cond="clears", validators="may_complete", on="complete_step")
         | onboarding.to.itself(internal=True, validators="may_complete", on="complete_step")
         | legacy.to(cleared, cond="clears", validators="may_complete", on="complete_step")
         | legacy.to.itself(internal=True, validators="may_complete", on="complete_step")
+        | cleared.to.itself(internal=True, validators="may_complete", on="complete_step")
     )
     poa_submitted = (
         onboarding.to(cleared, cond="clears", validators="may_complete", on="complete_step")
         | onboarding.to.itself(internal=True, validators="may_complete", on="complete_step")
         | legacy.to(cleared, cond="clears", validators="may_complete", on="complete_step")
         | legacy.to.itself(internal=True, validators="may_complete", on="complete_step")
+        | cleared.to.itself(internal=True, validators="may_complete", on="complete_step")
     )
     poa_approved = (
         onboarding.to(cleared, cond="clears", validators="may_complete", on="complete_step")
         | onboarding.to.itself(internal=True, validators="may_complete", on="complete_step")
         | legacy.to(cleared, cond="clears", validators="may_complete", on="complete_step")
         | legacy.to.itself(internal=True, validators="may_complete", on="complete_step")
+        | cleared.to.itself(internal=True, validators="may_complete", on="complete_step")
     )
     program_access_granted = (
         onboarding.to(cleared, cond="clears", validators="may_complete", on="complete_step")
         | onboarding.to.itself(internal=True, validators="may_complete", on="complete_step")
         | legacy.to(cleared, cond="clears", validators="may_complete", on="complete_step")
         | legacy.to.itself(internal=True, validators="may_complete", on="complete_step")
+        | cleared.to.itself(internal=True, validators="may_complete", on="complete_step")
     )
 
     # --- events that make steps pending again ----------------------------------------------

@@ -65,36 +65,62 @@ class WorkflowSettings(BaseModel):
 class Settings(BaseSettings):
     """Process settings, from environment variables (see the README's settings table)."""
 
-    model_config = SettingsConfigDict(env_prefix="", extra="ignore", case_sensitive=False)
+    model_config = SettingsConfigDict(
+        env_prefix="", extra="ignore", case_sensitive=False, use_attribute_docstrings=True
+    )
 
     temporal_address: str = "localhost:7233"
+    """Temporal frontend (host:port)."""
     temporal_namespace: str = "default"
+    """Temporal namespace."""
     temporal_task_queue: str = "carm-returns"
+    """Task queue of the worker."""
 
     data_dir: Path = Path("data")
+    """Data folder: dev server database, outbox, SMTP sent-ledger."""
     log_format: Literal["console", "json"] = "console"
+    """``json`` in production, ``console`` for people."""
     log_level: str = "INFO"
+    """Log level of the worker, command line and API."""
 
     notify_channel: Literal["outbox", "smtp"] = "outbox"
+    """Where messages to people go: files under ``DATA_DIR/outbox`` or an SMTP server."""
     smtp_host: str = "localhost"
+    """SMTP server (``NOTIFY_CHANNEL=smtp``)."""
     smtp_port: int = 25
+    """SMTP port."""
     smtp_from: str = "returns@carm-returns.local"
+    """Sender address of every message."""
     smtp_username: str | None = None
+    """SMTP login, if the server needs one."""
     smtp_password: str | None = None
+    """SMTP password."""
     smtp_starttls: bool = False
+    """Upgrade the SMTP connection with STARTTLS."""
     operations_email: str = "operations@carm-returns.local"
+    """Where alerts for operations go."""
     broker_email: str = "broker@carm-returns.local"
+    """Where reminders for the broker go."""
 
     broker_channel: Literal["outbox", "http"] = "outbox"
+    """Broker handoffs and requests: outbox files or the broker's HTTP endpoint."""
     broker_url: str | None = None
+    """Base URL of the broker's endpoint (``BROKER_CHANNEL=http``)."""
     broker_token: str | None = None
+    """Bearer token for the broker's endpoint."""
     warehouse_channel: Literal["outbox", "http"] = "outbox"
+    """Warehouse instructions (release, forward, dispose): outbox files or HTTP."""
     warehouse_url: str | None = None
+    """Base URL of the warehouse system (``WAREHOUSE_CHANNEL=http``)."""
     warehouse_token: str | None = None
+    """Bearer token for the warehouse system."""
     delivery_timeout_seconds: float = 10.0
+    """Timeout of one SMTP or HTTP delivery attempt."""
 
     api_port: int = 8000
+    """Port of the HTTP API."""
     api_host: str = "127.0.0.1"
+    """Interface the HTTP API listens on."""
     api_token: str | None = None
     """Bearer token for the internal ``/v1`` endpoints."""
     broker_webhook_secret: str | None = None
@@ -106,23 +132,37 @@ class Settings(BaseSettings):
     metrics_bind_address: str | None = None
     """``host:port`` for the SDK's Prometheus metrics (``/metrics``); off when unset."""
     import_rate_per_second: float = 20.0
+    """Bulk import: sign-ups started per second at most."""
 
     required_steps: StepList = Field(default_factory=lambda: list(Step))
+    """Steps a seller must complete to be cleared (only ``rpp_enrollment`` may be left out)."""
     seller_reminder_days: IntList = Field(default_factory=lambda: [3, 7, 14])
+    """Days of waiting on the seller after which they are reminded."""
     seller_escalate_after_days: int = 21
+    """Days of waiting on the seller after which operations is alerted and the seller marked stalled."""
     broker_reminder_business_days: IntList = Field(default_factory=lambda: [10, 20, 30])
+    """Business days of waiting on the broker after which the broker is reminded (a POA review may take 30)."""
     broker_escalate_after_business_days: int = 35
+    """Business days of waiting on the broker before operations is alerted."""
     carm_inactivity_days: int = 180
+    """CARM deactivates a profile after this many days without a login."""
     carm_login_reminder_days_before: IntList = Field(default_factory=lambda: [30, 7])
+    """A cleared seller is reminded to log in this many days before the inactivity period ends."""
     rpp_review_reminder_days_before: int = 21
+    """Cleared sellers are reminded of the yearly RPP security review (October 20) this many days before."""
 
     warehouse_timezone: str = DEFAULT_TIMEZONE
+    """Time zone of the U.S. warehouse (business days and deadlines)."""
     warehouse_holiday_subdivision: str | None = None
     """U.S. state whose holidays also close the warehouse (e.g. ``NY``); federal only when unset."""
     warehouse_holiday_categories: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["public"])
+    """``holidays`` package categories that close the warehouse."""
     hold_business_days: int = 15
+    """A held parcel is disposed when this business day after its arrival date ends."""
     hold_reminder_business_days_left: IntList = Field(default_factory=lambda: [5, 1])
+    """The seller is reminded of a held parcel when this many business days are left."""
     continue_as_new_after_events: int = 10_000
+    """A seller's workflow continues as new after this many history events."""
 
     _split_ints = field_validator(
         "seller_reminder_days",

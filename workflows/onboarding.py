@@ -137,8 +137,10 @@ class SellerOnboarding:
             await self._first_run()
         self._after_change()
 
-        while not self._should_continue_as_new():
+        while True:
             await self._work_through_queues()
+            if self._should_continue_as_new():
+                break
             wake_at = self._next_wakeup()
             timeout = None if wake_at is None else max(wake_at - workflow.now(), timedelta(seconds=1))
             with contextlib.suppress(TimeoutError):
@@ -147,10 +149,14 @@ class SellerOnboarding:
                 )
             self._fire_due_timers()
 
-        # Let running update handlers finish and every delivery land before handing over.
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        await self._work_through_queues()
-        await self._deliveries.drain()
+        # Let running update handlers finish and every delivery land before handing over; an
+        # event accepted meanwhile is acted on here, not lost between runs.
+        while True:
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            await self._work_through_queues()
+            await self._deliveries.drain()
+            if not (self._effects or self._tell_parcels):
+                break
         workflow.continue_as_new(
             SellerOnboardingInput(seller_id=self._m.record.seller_id, carried=self._m.model_dump(mode="json"))
         )

@@ -1,0 +1,32 @@
+"""Regenerate the README's generated sections: ``python -m scripts.docs`` (``--check`` to verify)."""
+
+import re
+import sys
+from pathlib import Path
+
+from domain.docs import SECTIONS
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def render(text: str) -> str:
+    for name, make in SECTIONS.items():
+        pattern = re.compile(rf"(<!-- BEGIN {name} -->\n)(?:.*?\n)?(<!-- END {name} -->)", re.S)
+        if not pattern.search(text):
+            raise SystemExit(f"README.md has no '<!-- BEGIN {name} -->' section")
+        text = pattern.sub(lambda m, make=make: m.group(1) + make() + "\n" + m.group(2), text)  # type: ignore[misc]
+    return text
+
+
+def main() -> None:
+    current = README.read_text()
+    fresh = render(current)
+    if "--check" in sys.argv:
+        if fresh != current:
+            raise SystemExit("README.md is out of date: run `python -m scripts.docs`")
+        return
+    README.write_text(fresh)
+
+
+if __name__ == "__main__":
+    main()

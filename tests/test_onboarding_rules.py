@@ -1,0 +1,261 @@
+"""The onboarding rules, on their own: every event from every reachable situation.
+
+The oracle below restates the contract's tables in the plainest possible code; the machine in
+``domain.onboarding`` must agree with it on every (situation, event) pair, accepted or refused.
+"""
+
+import itertools
+from typing import Any
+
+import pytest
+
+from domain.errors import InvalidInput, NotAllowedNow
+from domain.events import EVENT_TYPES
+from domain.onboarding import (
+    OnboardingRules,
+    SellerRecord,
+    apply,
+    new_record,
+    open_actions,
+    status,
+    with_required_steps,
+)
+from domain.steps import COMPLETED_BY, POA_DENIAL_REOPENS, PREREQUISITES, REOPENS, Step
+
+BN = "123456782"
+ADDRESS = {"name": "J", "street": "1 Main St", "city": "Blaine", "state": "WA", "postal_code": "98230"}
+
+PAYLOADS: dict[str, dict[str, Any]] = {
+    "business_number_provided": {"business_number": BN},
+    "no_business_number": {"return_method": "dispose"},
+    "importer_account_provided": {"program_account": "RM0001"},
+    "poa_denied": {"reason": "other"},
+    "affinity_figures_provided": {"statement_month": "2025-01", "statement_balance": "10.00"},
+}
+
+
+def event(kind: str, **extra: Any) -> dict[str, Any]:
+    return {"type": kind, **PAYLOADS.get(kind, {}), **extra}
+
+
+def closed_sets() -> list[frozenset[Step]]:
+    """Every set of completed steps in which each step's prerequisites are complete."""
+    found = []
+    for bits in itertools.product([False, True], repeat=len(Step)):
+        done = frozenset(s for s, b in zip(Step, bits, strict=True) if b)
+        if all(PREREQUISITES[s] <= done for s in done):
+            found.append(done)
+    return found
+
+
+def situations() -> list[SellerRecord]:
+    records = []
+    for done in closed_sets():
+        for legacy, doa_requested, affinity in itertools.product([False, True], repeat=3):
+            if doa_requested and (Step.carm_registration not in done or Step.doa_acceptance in done):
+                continue
+            if affinity and (Step.importer_account not in done or Step.carm_registration in done):
+                continue
+            record = new_record("s1", legacy_poa=legacy, completed_steps=sorted(done))
+            record.doa_requested = doa_requested
+            record.affinity_requested = affinity
+            if Step.business_number in done:
+                record.business_number = BN
+            records.append(record)
+        opted = new_record("s1")
+        opted.lifecycle = "opted_out"
+        opted.return_method = "dispose"
+        if not done:
+            records.append(opted)
+    return records
+
+
+def oracle(record: SellerRecord, kind: str) -> bool:
+    """Whether the contract allows ``kind`` now (plain restatement of brief and contract)."""
+    done = set(record.completed)
+    if record.lifecycle == "opted_out":
+        return kind == "opted_in"
+    if kind == "opted_in":
+        return False
+    if kind in COMPLETED_BY:
+        step = COMPLETED_BY[kind]
+        return step not in done and PREREQUISITES[step] <= done
+    if kind == "no_business_number":
+        return Step.business_number not in done
+    if kind == "poa_denied":
+        return Step.poa_submission in done and Step.poa_approval not in done
+    if kind in REOPENS:
+        return bool(REOPENS[kind] & done)
+    if kind == "doa_requested":
+        return Step.carm_registration in done and Step.doa_acceptance not in done and not record.doa_requested
+    if kind == "carm_login_confirmed":
+        return Step.carm_registration in done
+    if kind == "registration_requested_by_broker":
+        return record.lifecycle == "legacy"
+    if kind == "affinity_figures_requested":
+        return (
+            Step.importer_account in done
+            and Step.carm_registration not in done
+            and not record.affinity_requested
+        )
+    if kind == "affinity_figures_provided":
+        return record.affinity_requested
+    raise AssertionError(kind)
+
+
+SITUATIONS = situations()
+
+
+@pytest.mark.parametrize("kind", EVENT_TYPES)
+def test_every_event_from_every_situation_matches_the_contract(kind: str) -> None:
+    accepted = refused = 0
+    for record in SITUATIONS:
+        allowed = oracle(record, kind)
+        if allowed:
+            new, _ = apply(record, event(kind))
+            assert new is not record
+            accepted += 1
+        else:
+            with pytest.raises(NotAllowedNow) as info:
+                apply(record, event(kind))
+            assert info.value.type == "NotAllowedNow" and info.value.message
+            refused += 1
+    assert accepted + refused == len(SITUATIONS)
+
+
+def test_completing_a_step_records_it_and_clears_only_when_all_are_done() -> None:
+    for record in SITUATIONS:
+        if record.lifecycle not in ("onboarding", "legacy"):
+            continue
+        for kind, step in COMPLETED_BY.items():
+            if not oracle(record, kind):
+                continue
+            new, effects = apply(record, event(kind))
+            assert step in new.completed
+            everything = set(new.completed) == set(Step)
+            assert (new.lifecycle == "cleared") == everything
+            assert effects.became_cleared == (everything and record.lifecycle == "onboarding")
+            assert effects.broker_handoff == (step is Step.carm_registration)
+
+
+@pytest.mark.parametrize(
+    ("kind", "reason"), [("carm_deactivated", None), ("rpp_suspended", None), ("poa_revoked", None)]
+)
+def test_regressions_reopen_the_contract_steps_and_cost_clearance(kind: str, reason: str | None) -> None:
+    cleared = new_record("s1", completed_steps=list(Step))
+    new, effects = apply(cleared, event(kind))
+    assert set(Step) - set(new.completed) == REOPENS[kind]
+    assert new.lifecycle == "onboarding"
+    assert effects.lost_clearance
+    assert new.pending[0] == min(REOPENS[kind], key=list(Step).index)
+
+
+@pytest.mark.parametrize("reason", sorted(POA_DENIAL_REOPENS))
+def test_poa_denial_sends_the_seller_back_to_the_step_that_failed(reason: str) -> None:
+    record = new_record(
+        "s1", completed_steps=[s for s in Step if s not in (Step.poa_approval, Step.program_access)]
+    )
+    new, effects = apply(record, event("poa_denied", reason=reason, detail="see portal"))
+    expected_open = REOPENS["poa_denied"] | POA_DENIAL_REOPENS[reason]
+    assert set(Step) - set(new.completed) == expected_open | {Step.poa_approval, Step.program_access}
+    assert effects.poa_denied is not None and effects.poa_denied.reason == reason
+    codes = [a.code for a in open_actions(new)]
+    if reason == "other":
+        assert codes == ["resubmit_poa"]
+    else:
+        # The failed step is the next action; the resubmission follows once its prerequisites hold.
+        assert codes[0] in ("provide_importer_account", "register_in_carm")
+        assert status(new).next_action.code == codes[0]
+
+
+def test_handoff_happens_each_time_carm_registration_completes() -> None:
+    record = new_record("s1", completed_steps=[Step.business_number, Step.importer_account])
+    record.business_number = BN
+    record, first = apply(record, event("carm_registered"))
+    record, _ = apply(record, event("carm_deactivated"))
+    record, second = apply(record, event("carm_registered"))
+    assert first.broker_handoff and second.broker_handoff
+    assert record.handoffs == 2
+
+
+def test_legacy_poa_seller_is_cleared_until_the_broker_asks_for_registration() -> None:
+    record = new_record("s1", legacy_poa=True)
+    assert status(record).cleared_for_returns
+    assert status(record).stage == "business_number"
+    record, effects = apply(record, event("registration_requested_by_broker"))
+    assert not status(record).cleared_for_returns and effects.lost_clearance
+    for kind in COMPLETED_BY:
+        if kind == "doa_accepted":
+            record, _ = apply(record, event("doa_requested"))
+        record, _ = apply(record, event(kind))
+    assert record.lifecycle == "cleared"
+
+
+def test_opting_out_and_back_in() -> None:
+    record = new_record("s1")
+    record, effects = apply(
+        record, event("no_business_number", return_method="own_us_address", us_address=ADDRESS)
+    )
+    assert effects.opted_out and status(record).stage == "opted_out" and status(record).waiting_on == []
+    assert record.us_address is not None and record.us_address.state == "WA"
+    record, effects = apply(record, event("opted_in"))
+    assert effects.opted_in and status(record).stage == "business_number" and record.us_address is None
+
+
+def test_import_takes_completed_steps_without_checks() -> None:
+    record = new_record("s1", completed_steps=[Step.program_access, Step.poa_approval])
+    assert set(record.completed) == {Step.program_access, Step.poa_approval}
+    assert status(record).stage == "business_number"
+    cleared = new_record("s2", completed_steps=list(Step))
+    assert cleared.lifecycle == "cleared" and status(cleared).cleared_for_returns
+
+
+def test_rpp_can_be_made_optional() -> None:
+    required = [s for s in Step if s is not Step.rpp_enrollment]
+    record = new_record("s1", completed_steps=required, required_steps=required)
+    assert record.lifecycle == "cleared"
+    record, effects = apply(record, event("rpp_enrolled"))
+    assert record.lifecycle == "cleared" and not effects.became_cleared
+    record, effects = apply(record, event("rpp_suspended"))
+    assert record.lifecycle == "cleared" and not effects.lost_clearance
+    assert with_required_steps(record, list(Step)).lifecycle == "onboarding"
+
+
+def test_event_id_is_idempotent_and_bounded() -> None:
+    record = new_record("s1")
+    record, _ = apply(record, event("business_number_provided", event_id="x"))
+    again, effects = apply(record, event("business_number_provided", event_id="x"))
+    assert effects.duplicate and again is record
+    for i in range(600):
+        record.applied_event_ids.append(f"id-{i}")
+    record, _ = apply(record, event("importer_account_provided", event_id="y"))
+    assert len(record.applied_event_ids) == 500 and record.applied_event_ids[-1] == "y"
+
+
+def test_rm_of_another_business_number_is_invalid_input() -> None:
+    record, _ = apply(new_record("s1"), event("business_number_provided"))
+    with pytest.raises(InvalidInput, match="belongs to business number 046454286"):
+        apply(record, event("importer_account_provided", program_account="046454286RM0001"))
+    new, _ = apply(record, event("importer_account_provided", program_account=f"{BN}RM0002"))
+    assert new.program_account == "RM0002"
+
+
+def test_waiting_on_follows_the_doa_request_and_affinity_figures() -> None:
+    record = new_record("s1", completed_steps=[Step.business_number, Step.importer_account])
+    assert status(record).waiting_on == ["seller"]
+    record, _ = apply(record, event("affinity_figures_requested"))
+    assert status(record).waiting_on == ["broker"]
+    record, effects = apply(record, event("affinity_figures_provided"))
+    assert effects.affinity_figures == PAYLOADS["affinity_figures_provided"]
+    assert "statement_balance" not in record.model_dump_json()  # figures pass through, never kept
+    record, _ = apply(record, event("carm_registered"))
+    assert status(record).waiting_on == ["broker", "seller"]  # DOA not yet requested: broker's
+    record, _ = apply(record, event("doa_requested"))
+    assert [a.code for a in open_actions(record)] == ["enrol_in_rpp", "accept_doa", "submit_poa"]
+    assert status(record).waiting_on == ["seller"]
+    assert status(record, stalled=True).waiting_on == ["operations", "seller"]
+
+
+def test_the_machine_is_a_python_statemachine_with_every_contract_event() -> None:
+    names = {e.id for e in OnboardingRules.events}  # type: ignore[attr-defined]
+    assert names == set(EVENT_TYPES)
