@@ -35,10 +35,8 @@ def mermaid() -> str:
         steps = [x for x in labels if x.split(" ")[0] in COMPLETED_BY]
         others = [x for x in labels if x not in steps]
         if steps:
-            conds = {x.partition(" ")[2] for x in steps}
-            lines.append(
-                f"    {source} --> {target} : the last required step completes {' '.join(sorted(conds))}"
-            )
+            guards = " ".join(sorted({x.partition(" ")[2] for x in steps}))
+            lines.append(f"    {source} --> {target} : the last required step completes {guards}")
         for label in others:
             lines.append(f"    {source} --> {target} : {label}")
     for state_id, events in stays.items():
@@ -83,7 +81,7 @@ def events_table() -> str:
 
 
 def settings_table() -> str:
-    from domain.settings import Settings  # noqa: PLC0415
+    from domain.settings import Settings
 
     rows = ["| variable | default | meaning |", "|---|---|---|"]
     for name, field in Settings.model_fields.items():

@@ -25,6 +25,7 @@ in its update validator (to reject before anything reaches history) and then for
 handler; the command line, the API and the tests use the same functions.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -430,8 +431,8 @@ def new_record(
     seller_id: str,
     *,
     legacy_poa: bool = False,
-    completed_steps: list[Step] | None = None,
-    required_steps: list[Step] | None = None,
+    completed_steps: Sequence[Step] | None = None,
+    required_steps: Sequence[Step] | None = None,
 ) -> SellerRecord:
     """A seller at sign-up; an import's ``completed_steps`` are taken as complete, unchecked."""
     required = ordered(set(required_steps)) if required_steps else list(Step)

@@ -141,7 +141,7 @@ class Settings(BaseSettings):
     seller_escalate_after_days: int = 21
     """Days of waiting on the seller after which operations is alerted and the seller marked stalled."""
     broker_reminder_business_days: IntList = Field(default_factory=lambda: [10, 20, 30])
-    """Business days of waiting on the broker after which the broker is reminded (a POA review may take 30)."""
+    """Business days of waiting on the broker after which it is reminded (a POA review may take 30)."""
     broker_escalate_after_business_days: int = 35
     """Business days of waiting on the broker before operations is alerted."""
     carm_inactivity_days: int = 180

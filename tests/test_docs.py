@@ -1,6 +1,7 @@
 """The README's diagram and tables are generated from the code and must match it."""
 
 from pathlib import Path
+from typing import Any
 
 from scripts.docs import README, render
 
@@ -16,8 +17,10 @@ def test_readme_names_the_two_commands_and_the_ui() -> None:
         assert needle in text
 
 
-WORKFLOW_TEMPLATES = {
-    "onboarding_next_step": {"actions": [{"code": "provide_business_number", "party": "seller", "params": {}}]},
+WORKFLOW_TEMPLATES: dict[str, dict[str, Any]] = {
+    "onboarding_next_step": {
+        "actions": [{"code": "provide_business_number", "party": "seller", "params": {}}]
+    },
     "onboarding_reminder": {"actions": ["accept_doa"], "reminder": 1, "waiting_since": "2026-01-05T10:00:00"},
     "onboarding_stalled": {"party": "broker", "actions": ["await_poa_review"], "waiting_since": "2026-01-05"},
     "affinity_figures": {"figures": {"statement_month": "2025-01", "statement_balance": "12.00"}},
@@ -47,7 +50,7 @@ def test_every_template_the_workflows_name_renders() -> None:
     source = "".join(p.read_text() for p in (root / "workflows").glob("*.py"))
     renderer = TemplateRenderer()
     for name, params in WORKFLOW_TEMPLATES.items():
-        assert f'"{name}"' in source or name.startswith("return_") and "return_{outcome}" in source, name
+        assert f'"{name}"' in source or (name.startswith("return_") and "return_{outcome}" in source), name
         common = {"seller": "s1", "business_name": "Maple Goods", "shipment": "p1"}
         message = renderer.render(name, {**common, **params})
         assert message.subject and message.body.strip()
