@@ -16,7 +16,6 @@ from typing import Any
 
 import hypothesis  # noqa: F401  # loaded early: a late import under a deep stack trips CPython 3.11's AST check
 import pytest
-from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
@@ -53,14 +52,6 @@ async def dev_env() -> AsyncIterator[WorkflowEnvironment]:
         await env.shutdown()
 
 
-_TYPES = {
-    "Keyword": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
-    "Bool": IndexedValueType.INDEXED_VALUE_TYPE_BOOL,
-    "KeywordList": IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD_LIST,
-    "Datetime": IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
-}
-
-
 @pytest.fixture(scope="session")
 async def skip_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_time_skipping(
@@ -68,20 +59,11 @@ async def skip_env() -> AsyncIterator[WorkflowEnvironment]:
         data_converter=pydantic_data_converter,
     )
     # The time-skipping server knows no custom search attributes until they are added.
-    kinds = {
-        "SellerId": "Keyword",
-        "OnboardingStage": "Keyword",
-        "ClearedForReturns": "Bool",
-        "WaitingOn": "KeywordList",
-        "Stalled": "Bool",
-        "ReturnState": "Keyword",
-        "DisposalDueAt": "Datetime",
-    }
     with contextlib.suppress(RPCError):
         await env.client.operator_service.add_search_attributes(
             AddSearchAttributesRequest(
                 namespace=env.client.namespace,
-                search_attributes={name: _TYPES[kind] for name, kind in kinds.items()},
+                search_attributes={k.name: int(k.indexed_value_type) for k in sa.ALL},  # type: ignore[misc]
             )
         )
     try:
