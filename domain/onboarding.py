@@ -33,6 +33,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from statemachine import State, StateMachine
 from statemachine.exceptions import TransitionNotAllowed
+from statemachine.transition_list import TransitionList
 
 from domain.addresses import USAddress
 from domain.errors import InvalidInput, NotAllowedNow
@@ -125,6 +126,29 @@ class Effects:
     registration_requested: bool = False
 
 
+def _completing(onboarding: State, legacy: State, cleared: State) -> TransitionList:
+    """The transitions of an event that completes a step."""
+    done: dict[str, Any] = {"validators": "may_complete", "on": "complete_step"}
+    return (
+        onboarding.to(cleared, cond="clears", **done)
+        | onboarding.to.itself(internal=True, **done)
+        | legacy.to(cleared, cond="clears", **done)
+        | legacy.to.itself(internal=True, **done)
+        | cleared.to.itself(internal=True, **done)
+    )
+
+
+def _reopening(onboarding: State, legacy: State, cleared: State) -> TransitionList:
+    """The transitions of an event that makes completed steps pending again."""
+    undo: dict[str, Any] = {"validators": "may_reopen", "on": "reopen"}
+    return (
+        cleared.to(onboarding, cond="loses_clearance", **undo)
+        | cleared.to.itself(internal=True, **undo)
+        | onboarding.to.itself(internal=True, **undo)
+        | legacy.to.itself(internal=True, **undo)
+    )
+
+
 class OnboardingRules(StateMachine):
     """The seller lifecycle; the steps are guarded by the contract's tables (see module doc)."""
 
@@ -142,85 +166,22 @@ class OnboardingRules(StateMachine):
     # Each may complete from onboarding or legacy once its prerequisites are complete; the first
     # transition whose condition holds wins, so a step that completes the set clears the seller.
     # A cleared seller may still complete a step that the settings made optional (RPP).
-    business_number_provided = (
-        onboarding.to(cleared, cond="clears", validators="may_complete", on="complete_step")
-        | onboarding.to.itself(internal=True, validators="may_complete", on="complete_step")
-        | legacy.to(cleared, cond="clears", validators="may_complete", on="complete_step")
-        | legacy.to.itself(internal=True, validators="may_complete", on="complete_step")
-        | cleared.to.itself(internal=True, validators="may_complete", on="complete_step")
-    )
-    importer_account_provided = (
-        onboarding.to(cleared, cond="clears", validators="may_complete", on="complete_step")
-        | onboarding.to.itself(internal=True, validators="may_complete", on="complete_step")
-        | legacy.to(cleared, cond="clears", validators="may_complete", on="complete_step")
-        | legacy.to.itself(internal=True, validators="may_complete", on="complete_step")
-        | cleared.to.itself(internal=True, validators="may_complete", on="complete_step")
-    )
-    carm_registered = (
-        onboarding.to(cleared, cond="clears", validators="may_complete", on="complete_step")
-        | onboarding.to.itself(internal=True, validators="may_complete", on="complete_step")
-        | legacy.to(cleared, cond="clears", validators="may_complete", on="complete_step")
-        | legacy.to.itself(internal=True, validators="may_complete", on="complete_step")
-        | cleared.to.itself(internal=True, validators="may_complete", on="complete_step")
-    )
-    rpp_enrolled = (
-        onboarding.to(cleared, cond="clears", validators="may_complete", on="complete_step")
-        | onboarding.to.itself(internal=True, validators="may_complete", on="complete_step")
-        | legacy.to(cleared, cond="clears", validators="may_complete", on="complete_step")
-        | legacy.to.itself(internal=True, validators="may_complete", on="complete_step")
-        | cleared.to.itself(internal=True, validators="may_complete", on="complete_step")
-    )
-    doa_accepted = (
-        onboarding.to(cleared, cond="clears", validators="may_complete", on="complete_step")
-        | onboarding.to.itself(internal=True, validators="may_complete", on="complete_step")
-        | legacy.to(cleared, cond="clears", validators="may_complete", on="complete_step")
-        | legacy.to.itself(internal=True, validators="may_complete", on="complete_step")
-        | cleared.to.itself(internal=True, validators="may_complete", on="complete_step")
-    )
-    poa_submitted = (
-        onboarding.to(cleared, cond="clears", validators="may_complete", on="complete_step")
-        | onboarding.to.itself(internal=True, validators="may_complete", on="complete_step")
-        | legacy.to(cleared, cond="clears", validators="may_complete", on="complete_step")
-        | legacy.to.itself(internal=True, validators="may_complete", on="complete_step")
-        | cleared.to.itself(internal=True, validators="may_complete", on="complete_step")
-    )
-    poa_approved = (
-        onboarding.to(cleared, cond="clears", validators="may_complete", on="complete_step")
-        | onboarding.to.itself(internal=True, validators="may_complete", on="complete_step")
-        | legacy.to(cleared, cond="clears", validators="may_complete", on="complete_step")
-        | legacy.to.itself(internal=True, validators="may_complete", on="complete_step")
-        | cleared.to.itself(internal=True, validators="may_complete", on="complete_step")
-    )
-    program_access_granted = (
-        onboarding.to(cleared, cond="clears", validators="may_complete", on="complete_step")
-        | onboarding.to.itself(internal=True, validators="may_complete", on="complete_step")
-        | legacy.to(cleared, cond="clears", validators="may_complete", on="complete_step")
-        | legacy.to.itself(internal=True, validators="may_complete", on="complete_step")
-        | cleared.to.itself(internal=True, validators="may_complete", on="complete_step")
-    )
+    business_number_provided = _completing(onboarding, legacy, cleared)
+    importer_account_provided = _completing(onboarding, legacy, cleared)
+    carm_registered = _completing(onboarding, legacy, cleared)
+    rpp_enrolled = _completing(onboarding, legacy, cleared)
+    doa_accepted = _completing(onboarding, legacy, cleared)
+    poa_submitted = _completing(onboarding, legacy, cleared)
+    poa_approved = _completing(onboarding, legacy, cleared)
+    program_access_granted = _completing(onboarding, legacy, cleared)
 
     # --- events that make steps pending again ----------------------------------------------
     poa_denied = onboarding.to.itself(
         internal=True, validators="poa_under_review", on="reopen"
     ) | legacy.to.itself(internal=True, validators="poa_under_review", on="reopen")
-    carm_deactivated = (
-        cleared.to(onboarding, cond="loses_clearance", validators="may_reopen", on="reopen")
-        | cleared.to.itself(internal=True, validators="may_reopen", on="reopen")
-        | onboarding.to.itself(internal=True, validators="may_reopen", on="reopen")
-        | legacy.to.itself(internal=True, validators="may_reopen", on="reopen")
-    )
-    rpp_suspended = (
-        cleared.to(onboarding, cond="loses_clearance", validators="may_reopen", on="reopen")
-        | cleared.to.itself(internal=True, validators="may_reopen", on="reopen")
-        | onboarding.to.itself(internal=True, validators="may_reopen", on="reopen")
-        | legacy.to.itself(internal=True, validators="may_reopen", on="reopen")
-    )
-    poa_revoked = (
-        cleared.to(onboarding, cond="loses_clearance", validators="may_reopen", on="reopen")
-        | cleared.to.itself(internal=True, validators="may_reopen", on="reopen")
-        | onboarding.to.itself(internal=True, validators="may_reopen", on="reopen")
-        | legacy.to.itself(internal=True, validators="may_reopen", on="reopen")
-    )
+    carm_deactivated = _reopening(onboarding, legacy, cleared)
+    rpp_suspended = _reopening(onboarding, legacy, cleared)
+    poa_revoked = _reopening(onboarding, legacy, cleared)
 
     # --- the broker's and the seller's other messages ----------------------------------------
     doa_requested = onboarding.to.itself(internal=True, validators="doa_awaits_request") | legacy.to.itself(

@@ -27,29 +27,52 @@ def hold_workflow_id(shipment_id: str) -> str:
     return f"return-hold-{shipment_id}"
 
 
-async def sign_up(client: Client, *, task_queue: str, **fields: Any) -> tuple[WorkflowHandle[Any, Any], bool]:
-    """Start a seller's onboarding; returns the handle and whether it was started now."""
-    request = parse_strict(SignUp, {k: v for k, v in fields.items() if v is not None}, "sign-up")
-    workflow_id = seller_workflow_id(request.seller_id)
+async def _start_once(
+    client: Client,
+    workflow: str,
+    workflow_id: str,
+    arg: Any,
+    *,
+    task_queue: str,
+    reuse: WorkflowIDReusePolicy,
+    summary: str,
+    details: str,
+) -> tuple[WorkflowHandle[Any, Any], bool]:
+    """Start a workflow unless one runs with that id; returns the handle and whether it started."""
     try:
         handle = await client.start_workflow(
-            "SellerOnboarding",
-            request.model_dump(mode="json", exclude_none=True),
+            workflow,
+            arg,
             id=workflow_id,
             task_queue=task_queue,
             id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-            # A seller who left and signs up again starts afresh; never beside a running one.
-            id_reuse_policy=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+            id_reuse_policy=reuse,
             # No personal data here: summaries are visible to anyone with UI access.
-            static_summary=f"CARM onboarding of seller {request.seller_id}",
-            static_details=(
-                "One workflow per seller, for as long as they are a seller. Current details show "
-                "the stage, who must act and what; query `status` for everything."
-            ),
+            static_summary=summary,
+            static_details=details,
         )
         return handle, True
     except WorkflowAlreadyStartedError:
         return client.get_workflow_handle(workflow_id), False
+
+
+async def sign_up(client: Client, *, task_queue: str, **fields: Any) -> tuple[WorkflowHandle[Any, Any], bool]:
+    """Start a seller's onboarding; returns the handle and whether it was started now."""
+    request = parse_strict(SignUp, {k: v for k, v in fields.items() if v is not None}, "sign-up")
+    return await _start_once(
+        client,
+        "SellerOnboarding",
+        seller_workflow_id(request.seller_id),
+        request.model_dump(mode="json", exclude_none=True),
+        task_queue=task_queue,
+        # A seller who left and signs up again starts afresh; never beside a running one.
+        reuse=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+        summary=f"CARM onboarding of seller {request.seller_id}",
+        details=(
+            "One workflow per seller, for as long as they are a seller. Current details show "
+            "the stage, who must act and what; query `status` for everything."
+        ),
+    )
 
 
 async def record_arrival(
@@ -57,26 +80,21 @@ async def record_arrival(
 ) -> tuple[WorkflowHandle[Any, Any], bool]:
     """Start a returned parcel's hold; returns the handle and whether it was started now."""
     arrival = parse_strict(Arrival, {k: v for k, v in fields.items() if v is not None}, "arrival")
-    workflow_id = hold_workflow_id(arrival.shipment_id)
-    try:
-        handle = await client.start_workflow(
-            "ReturnHold",
-            arrival.model_dump(mode="json", exclude_none=True),
-            id=workflow_id,
-            task_queue=task_queue,
-            id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
-            # A shipment id is never reused while its history is retained: the parcel has
-            # had its one outcome.
-            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            static_summary=f"Returned parcel {arrival.shipment_id} of seller {arrival.seller_id}",
-            static_details=(
-                "Held at the U.S. warehouse until released to the broker, forwarded or disposed. "
-                "Query `status` for the deadline and business days left."
-            ),
-        )
-        return handle, True
-    except WorkflowAlreadyStartedError:
-        return client.get_workflow_handle(workflow_id), False
+    return await _start_once(
+        client,
+        "ReturnHold",
+        hold_workflow_id(arrival.shipment_id),
+        arrival.model_dump(mode="json", exclude_none=True),
+        task_queue=task_queue,
+        # A shipment id is never reused while its history is retained: the parcel has had its
+        # one outcome.
+        reuse=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        summary=f"Returned parcel {arrival.shipment_id} of seller {arrival.seller_id}",
+        details=(
+            "Held at the U.S. warehouse until released to the broker, forwarded or disposed. "
+            "Query `status` for the deadline and business days left."
+        ),
+    )
 
 
 async def apply_event(client: Client, seller_id: str, event: dict[str, Any]) -> OnboardingStatus:
