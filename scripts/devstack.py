@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import ctypes
 import os
+import secrets
 import shutil
 import signal
 import sys
@@ -448,6 +449,11 @@ class Stack:
             f"(last error: {last_error}); see {config.server_log}"
         )
 
+    @property
+    def secrets(self) -> dict[str, str]:
+        """Development secrets for the API: from the environment, else made once and kept."""
+        return dev_secrets(self.config.data_dir)
+
     async def _start_apps(self) -> None:
         config = self.config
         env = {
@@ -457,6 +463,7 @@ class Stack:
             "TEMPORAL_TASK_QUEUE": config.task_queue,
             "DATA_DIR": str(config.data_dir),
             "PYTHONUNBUFFERED": "1",
+            **self.secrets,
         }
         apps: list[tuple[str, list[str]]] = []
         if (ROOT / "worker.py").exists():
@@ -526,6 +533,32 @@ def _tail(path: Path, lines: int = 20) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
+DEV_SECRETS = ("API_TOKEN", "BROKER_WEBHOOK_SECRET")
+
+
+def dev_secrets(data_dir: Path) -> dict[str, str]:
+    """``API_TOKEN`` and ``BROKER_WEBHOOK_SECRET`` for the dev stack.
+
+    Values set in the environment win; otherwise random ones are made on first use and kept in
+    ``DATA_DIR/dev-secrets.env`` (mode 0600) so that links and scripts keep working across runs.
+    """
+    path = data_dir / "dev-secrets.env"
+    kept: dict[str, str] = {}
+    if path.exists():
+        for line in path.read_text().splitlines():
+            name, _, value = line.partition("=")
+            if name in DEV_SECRETS and value:
+                kept[name] = value
+    missing = [name for name in DEV_SECRETS if name not in kept]
+    if missing:
+        for name in missing:
+            kept[name] = secrets.token_urlsafe(24)
+        data_dir.mkdir(parents=True, exist_ok=True)
+        path.write_text("".join(f"{k}={v}\n" for k, v in kept.items()))
+        path.chmod(0o600)
+    return {name: os.environ.get(name) or kept[name] for name in DEV_SECRETS}
+
+
 def banner(stack: Stack) -> str:
     config = stack.config
     server = (
@@ -546,6 +579,16 @@ def banner(stack: Stack) -> str:
             f"  Server state  {server}",
             f"  Outbox        {config.outbox}   (messages the service sends, one file each)",
             f"  Running       {apps}",
+            *(
+                [
+                    f"  API           http://localhost:{os.environ.get('API_PORT', '8000')}   (docs: /docs)",
+                    f"  API_TOKEN     {stack.secrets['API_TOKEN']}",
+                    f"  BROKER_WEBHOOK_SECRET  {stack.secrets['BROKER_WEBHOOK_SECRET']}",
+                    f"                (development values, kept in {config.data_dir / 'dev-secrets.env'})",
+                ]
+                if any(child.name == "api" for child in stack.apps)
+                else []
+            ),
             "  Try           .venv/bin/python -m starter sign-up SELLER_ID EMAIL",
             rule,
         ]
