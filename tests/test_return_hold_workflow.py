@@ -9,7 +9,7 @@ from temporalio.exceptions import ApplicationError
 
 from domain.errors import NotAllowedNow
 from domain.payloads import HoldResult, HoldStatus
-from starter.client import decide
+from starter.client import decide, record_arrival
 from tests.conftest import Stack, new_id
 from tests.test_onboarding_workflow import FULL_JOURNEY, send, wait_for
 
@@ -230,3 +230,31 @@ async def test_invalid_arrival_fails_the_workflow_at_once(dev_stack: Stack) -> N
     cause = info.value.cause
     assert isinstance(cause, ApplicationError) and cause.type == "InvalidInput"
     assert "shipment_id" in cause.message and "arrived_at" in cause.message
+
+
+async def test_legacy_poa_parcels_are_released_until_the_broker_asks_for_registration(
+    dev_stack: Stack,
+) -> None:
+    seller = new_id("legacy")
+    handle = await dev_stack.sign_up(seller, legacy_poa=True)
+    assert (await result(await arrive(dev_stack, seller))).outcome == "released"
+    await send(handle, {"type": "registration_requested_by_broker"})
+    parcel = await arrive(dev_stack, seller)
+    status = await held(parcel)
+    assert status.state == "held"
+    await parcel.execute_update("decide", {"action": "dispose"}, result_type=HoldStatus)
+
+
+async def test_second_arrival_of_the_same_parcel_keeps_the_running_hold(dev_stack: Stack) -> None:
+    seller, _ = await new_seller(dev_stack)
+    parcel = await arrive(dev_stack, seller)
+    again, created = await record_arrival(
+        dev_stack.client,
+        task_queue=dev_stack.task_queue,
+        shipment_id=parcel.id.removeprefix("return-hold-"),
+        seller_id=seller,
+        arrived_at="2026-01-05T10:00:00-05:00",
+    )
+    assert not created
+    assert (await again.describe()).run_id == (await parcel.describe()).run_id
+    await parcel.execute_update("decide", {"action": "dispose"}, result_type=HoldStatus)
