@@ -46,6 +46,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.steps import Party, Step
     from domain.validation import parse_strict
     from workflows.deliveries import Deliveries
+    from workflows.metrics import count
 
 
 class WaitClock(BaseModel):
@@ -202,6 +203,7 @@ class SellerOnboarding:
     def apply_event(self, event: EventEnvelope) -> rules.OnboardingStatus:
         """Apply one event of the contract; returns the new status."""
         record, effects = rules.apply(self._m.record, event)
+        count("onboarding_events", "Onboarding events applied", event=effects.event_type)
         if not effects.duplicate:
             self._m.record = record
             self._effects.append(effects)
@@ -289,10 +291,12 @@ class SellerOnboarding:
         if e.registration_requested:
             self._notify_seller("registration_requested")
         if e.became_cleared:
+            count("sellers_cleared", "Sellers who became cleared for returns")
             self._m.last_login_at = self._m.last_login_at or now
             self._m.login_reminders_sent = 0
             self._notify_seller("seller_cleared", held=len(self._m.held_shipments))
         if e.lost_clearance:
+            count("sellers_lost_clearance", "Sellers who lost clearance", cause=e.event_type)
             self._notify_seller("clearance_lost", cause=e.event_type)
         if e.opted_out:
             self._notify_seller("opted_out", return_method=record.return_method)
@@ -473,6 +477,7 @@ class SellerOnboarding:
             codes = clock.actions
             if clock.reminders_sent < len(schedule.remind_after):
                 clock.reminders_sent += 1
+                count("reminders_sent", "Reminders to whoever a step waits on", party=party)
                 self._notify(
                     party,
                     "onboarding_reminder",
@@ -483,6 +488,7 @@ class SellerOnboarding:
             else:
                 clock.escalated = True
                 changed = True
+                count("sellers_stalled", "Stalls escalated to operations", party=party)
                 self._notify(
                     "operations",
                     "onboarding_stalled",

@@ -46,6 +46,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.settings import WorkflowSettings
     from domain.validation import parse_strict, parse_with
     from workflows.deliveries import DELIVERY_RETRY, Deliveries
+    from workflows.metrics import count
 
 _DECISION = TypeAdapter(Decision)
 _ACTION_OF: dict[Outcome, WarehouseAction] = {
@@ -181,6 +182,7 @@ class ReturnHold:
         )
         self._state = outcome
         self._outcome_at = workflow.now()
+        count("parcel_outcomes", "Returned parcels by outcome", outcome=outcome)
         self._publish()
         self._notify_seller(f"return_{outcome}", reason=reason)
         if not self._seller_known and outcome == "disposed":
@@ -340,6 +342,7 @@ class ReturnHold:
             self._reminded.add(key)
             if self._calendar.at_local(day, REMINDER_TIME) <= self._arrival.arrived_at:
                 continue
+            count("hold_reminders_sent", "Reminders about held parcels", business_days_left=str(n))
             self._notify_seller("return_hold_reminder", business_days_left=n, due_on=self._due_on.isoformat())
             self._publish()
 
@@ -347,6 +350,7 @@ class ReturnHold:
 
     def _announce_hold(self) -> None:
         assert self._due_on is not None
+        count("parcels_held", "Returned parcels held awaiting clearance or a decision")
         self._notify_seller(
             "return_held",
             due_on=self._due_on.isoformat(),
