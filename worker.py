@@ -5,6 +5,7 @@ Run it with ``python worker.py`` (``make run`` does). Settings come from the env
 """
 
 import asyncio
+import dataclasses
 import logging
 import signal
 import sys
@@ -14,6 +15,7 @@ from datetime import timedelta
 import structlog
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.worker import Worker
 
@@ -68,11 +70,31 @@ def runtime_for(settings: Settings) -> Runtime | None:
     )
 
 
+def data_converter(settings: Settings) -> DataConverter:
+    """Pydantic JSON payloads; encrypted (with failure messages too) when ``PAYLOAD_CODEC_KEYS`` is set.
+
+    With a key, every payload Temporal stores (inputs, results, updates, queries, memos, summaries,
+    failure details) is AES-256-GCM ciphertext, and failure messages and stack traces move into
+    an encoded attribute (the SDK's ``DefaultFailureConverterWithEncodedAttributes``). Payloads
+    written without a key still decode. See docs/encryption.md.
+    """
+    if settings.payload_codec_keys is None:
+        return pydantic_data_converter
+    from codec.aes import EncryptionCodec
+
+    return dataclasses.replace(
+        pydantic_data_converter,
+        payload_codec=EncryptionCodec.from_spec(settings.payload_codec_keys.get_secret_value()),
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+    )
+
+
 async def connect(settings: Settings) -> Client:
+    """The client every process of the service uses (worker, command line, API, dev stack apps)."""
     return await Client.connect(
         settings.temporal_address,
         namespace=settings.temporal_namespace,
-        data_converter=pydantic_data_converter,
+        data_converter=data_converter(settings),
         runtime=runtime_for(settings) or Runtime.default(),
     )
 
@@ -93,6 +115,7 @@ def build_worker(client: Client, settings: Settings, **options: object) -> Worke
             deliveries.instruct_warehouse,
             snapshot.snapshot_settings,
             directory.find_held_parcels,
+            directory.look_up_seller,
         ],
         activity_executor=ThreadPoolExecutor(max_workers=8),
         graceful_shutdown_timeout=timedelta(seconds=20),

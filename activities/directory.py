@@ -2,10 +2,11 @@
 
 import structlog
 from temporalio import activity
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowQueryRejectedError
+from temporalio.common import QueryRejectCondition
 from temporalio.service import RPCError, RPCStatusCode
 
-from domain.payloads import FindHeldParcels, HeldParcels
+from domain.payloads import FindHeldParcels, FindSeller, HeldParcels, SellerDisposition, SellerLookup
 
 log = structlog.get_logger()
 
@@ -37,3 +38,21 @@ class DirectoryActivities:
                 return HeldParcels(shipment_ids=[], listing_supported=False)
             raise
         return HeldParcels(shipment_ids=sorted(ids))
+
+    @activity.defn(name="look_up_seller")
+    async def look_up_seller(self, request: FindSeller) -> SellerLookup:
+        """The seller's current disposition, from their running onboarding workflow."""
+        handle = self._client.get_workflow_handle(f"seller-onboarding-{request.seller_id}")
+        try:
+            disposition = await handle.query(
+                "disposition",
+                result_type=SellerDisposition,
+                reject_condition=QueryRejectCondition.NOT_OPEN,
+            )
+        except WorkflowQueryRejectedError:
+            return SellerLookup(known=False)  # the seller's workflow has ended
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                return SellerLookup(known=False)
+            raise
+        return SellerLookup(known=True, disposition=disposition)

@@ -211,3 +211,16 @@ class HeldParcels(BaseModel):
     model_config = ConfigDict(extra="ignore")
     shipment_ids: list[str] = Field(default_factory=list)
     listing_supported: bool = True
+
+
+class FindSeller(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    seller_id: str
+
+
+class SellerLookup(BaseModel):
+    """A seller's situation as their workflow reports it, or ``known=False`` when none runs."""
+
+    model_config = ConfigDict(extra="ignore")
+    known: bool
+    disposition: SellerDisposition | None = None

@@ -11,7 +11,7 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from domain.business_days import DEFAULT_TIMEZONE, BusinessCalendar
@@ -134,6 +134,26 @@ class Settings(BaseSettings):
     import_rate_per_second: float = 20.0
     """Bulk import: sign-ups started per second at most."""
 
+    payload_codec_keys: SecretStr | None = None
+    """Payload encryption keys, ``KEY_ID:BASE64KEY[,KEY_ID:BASE64KEY...]`` (32-byte AES-256 keys, ids of
+    1-32 ``A-Z a-z 0-9 _ -``): the first encrypts, all decrypt. Unset: payloads are stored as plain JSON.
+    Checked when a client is made (``worker.data_converter``), so that no error message shows it."""
+    codec_server_bind: str = "127.0.0.1:8081"
+    """``host:port`` of the codec server (``python -m codec``) through which the Web UI decodes payloads."""
+    codec_cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["http://localhost:8233", "http://127.0.0.1:8233"]
+    )
+    """Web UI origins allowed to call the codec server (comma-separated)."""
+    codec_server_token: SecretStr | None = None
+    """A shared bearer token the codec server accepts (``temporal --codec-auth``, scripts, a proxy)."""
+    codec_server_oidc_userinfo_url: str | None = None
+    """OIDC userinfo endpoint: the codec server accepts a bearer token (the access token the Web UI
+    forwards) when this endpoint accepts it."""
+    codec_server_allowed_emails: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """With the OIDC check, only these users (``ops@example.com``, or ``@example.com`` for a domain)."""
+    codec_server_allow_unauthenticated: bool = False
+    """Let the codec server listen beyond loopback without a token check (only behind another gate)."""
+
     required_steps: StepList = Field(default_factory=lambda: list(Step))
     """Steps a seller must complete to be cleared (only ``rpp_enrollment`` may be left out)."""
     seller_reminder_days: IntList = Field(default_factory=lambda: [3, 7, 14])
@@ -172,7 +192,13 @@ class Settings(BaseSettings):
         mode="before",
     )(_ints)
 
-    @field_validator("required_steps", "warehouse_holiday_categories", mode="before")
+    @field_validator(
+        "required_steps",
+        "warehouse_holiday_categories",
+        "codec_cors_origins",
+        "codec_server_allowed_emails",
+        mode="before",
+    )
     @classmethod
     def _split(cls, value: object) -> object:
         if isinstance(value, str):
@@ -192,6 +218,13 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator(
+        "payload_codec_keys", "codec_server_token", "codec_server_oidc_userinfo_url", mode="before"
+    )
+    @classmethod
+    def _blank_secret_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     def workflow_settings(self, today: date) -> WorkflowSettings:
         """The snapshot for a workflow run starting ``today`` (loads the holiday calendar)."""

@@ -305,13 +305,11 @@ class SellerOnboarding:
                 if shipment_id not in self._tell_parcels:
                     self._tell_parcels.append(shipment_id)
 
-    async def _tell_parcels_now(self) -> None:
-        """Send each queued parcel the seller's current disposition."""
-        if not self._tell_parcels:
-            return
-        shipment_ids, self._tell_parcels = self._tell_parcels, []
+    @workflow.query(name="disposition")
+    def disposition(self) -> SellerDisposition:
+        """What to do with this seller's parcels now (asked by a parcel when it arrives)."""
         record = self._m.record
-        disposition = SellerDisposition(
+        return SellerDisposition(
             seller_id=record.seller_id,
             cleared_for_returns=record.cleared_for_returns,
             return_method=record.return_method if record.lifecycle == "opted_out" else None,
@@ -319,6 +317,13 @@ class SellerOnboarding:
             email=self._m.profile.email,
             business_name=self._m.profile.business_name,
         )
+
+    async def _tell_parcels_now(self) -> None:
+        """Send each queued parcel the seller's current disposition."""
+        if not self._tell_parcels:
+            return
+        shipment_ids, self._tell_parcels = self._tell_parcels, []
+        disposition = self.disposition()
         final = disposition.cleared_for_returns or disposition.return_method is not None
 
         async def tell(shipment_id: str) -> None:
