@@ -135,9 +135,8 @@ class Settings(BaseSettings):
     """Bulk import: sign-ups started per second at most."""
 
     payload_codec_keys: SecretStr | None = None
-    """Payload encryption keys, ``KEY_ID:BASE64KEY[,KEY_ID:BASE64KEY...]`` (32-byte AES-256 keys, ids of
-    1-32 ``A-Z a-z 0-9 _ -``): the first encrypts, all decrypt. Unset: payloads are stored as plain JSON.
-    Checked when a client is made (``worker.data_converter``), so that no error message shows it."""
+    """Payload encryption keys, ``KEY_ID:BASE64KEY[,KEY_ID:BASE64KEY...]`` (32-byte AES-256 keys): the first
+    encrypts, all decrypt; unset: payloads are stored as plain JSON (docs/encryption.md)."""
     codec_server_bind: str = "127.0.0.1:8081"
     """``host:port`` of the codec server (``python -m codec``) through which the Web UI decodes payloads."""
     codec_cors_origins: Annotated[list[str], NoDecode] = Field(

@@ -13,6 +13,11 @@ Environment: ``TEMPORAL_ADDRESS`` (default ``localhost:7233``), ``TEMPORAL_NAMES
 ``TEMPORAL_TASK_QUEUE`` (``carm-returns``, shown only), ``TEMPORAL_UI_PORT`` (frontend port + 1000,
 so 8233), ``DATA_DIR`` (``./data``), ``DEVSTACK_STARTUP_TIMEOUT`` (seconds, 60) and
 ``DEVSTACK_SERVER_ONLY=1`` to run the server without the worker and API.
+
+Payload encryption is off unless ``PAYLOAD_CODEC_KEYS`` is set. With it, the worker and API
+encrypt what they store, the codec server (``python -m codec``) runs on loopback
+(``CODEC_SERVER_BIND``, default ``127.0.0.1:8081``) and the dev server's Web UI decodes through it
+(``--ui-codec-endpoint``). See docs/encryption.md.
 """
 
 from __future__ import annotations
@@ -222,6 +227,15 @@ class StackConfig:
     data_dir: Path
     startup_timeout: float
     server_only: bool
+    codec_bind: tuple[str, int] | None = None
+    """Loopback host and port of the codec server; ``None`` when payloads are not encrypted."""
+
+    @property
+    def codec_endpoint(self) -> str | None:
+        if self.codec_bind is None:
+            return None
+        host, port = self.codec_bind
+        return f"http://{f'[{host}]' if ':' in host else host}:{port}"
 
     @property
     def database(self) -> Path:
@@ -252,7 +266,25 @@ class StackConfig:
             data_dir=Path(env.get("DATA_DIR") or "data").resolve(),
             startup_timeout=float(_int_env(env, "DEVSTACK_STARTUP_TIMEOUT", 60)),
             server_only=env.get("DEVSTACK_SERVER_ONLY", "").lower() in {"1", "true", "yes"},
+            codec_bind=_codec_bind(env),
         )
+
+
+def _codec_bind(env: Mapping[str, str]) -> tuple[str, int] | None:
+    """Where the dev stack runs the codec server: loopback only, and only with a key set."""
+    if not (env.get("PAYLOAD_CODEC_KEYS") or "").strip():
+        return None
+    bind = env.get("CODEC_SERVER_BIND") or "127.0.0.1:8081"
+    host, sep, port_text = bind.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise StackError(f"CODEC_SERVER_BIND must be host:port, got {bind!r}")
+    if host not in LOCAL_HOSTS:
+        raise StackError(
+            f"CODEC_SERVER_BIND is {bind}: the dev stack serves decrypted payloads on loopback only "
+            "(127.0.0.1, ::1 or localhost)"
+        )
+    return host, int(port_text)
 
 
 def _int_env(env: Mapping[str, str], name: str, default: int) -> int:
@@ -300,6 +332,8 @@ def server_command(cli: str, config: StackConfig) -> list[str]:
         command += ["--search-attribute", f"{name}={TYPE_NAMES[kind]}"]
     for key, value in DYNAMIC_CONFIG.items():
         command += ["--dynamic-config-value", f"{key}={value}"]
+    if config.codec_endpoint:
+        command += ["--ui-codec-endpoint", config.codec_endpoint]
     return command
 
 
@@ -406,6 +440,8 @@ class Stack:
         await _retry(
             lambda: set_retention(client, config.namespace, RETENTION_DAYS), deadline, "setting retention"
         )
+        if config.codec_bind:
+            await self._start_codec_server(deadline)
         if not config.server_only:
             await self._start_apps()
 
@@ -453,6 +489,38 @@ class Stack:
     def secrets(self) -> dict[str, str]:
         """Development secrets for the API: from the environment, else made once and kept."""
         return dev_secrets(self.config.data_dir)
+
+    async def _start_codec_server(self, deadline: float) -> None:
+        """``python -m codec`` on loopback, for the Web UI; waits until it listens."""
+        config = self.config
+        assert config.codec_bind is not None
+        host, port = config.codec_bind
+        ui_origins = f"http://localhost:{config.ui_port},http://127.0.0.1:{config.ui_port}"
+        env = {
+            **os.environ,
+            "TEMPORAL_NAMESPACE": config.namespace,
+            "CODEC_SERVER_BIND": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
+            "CODEC_CORS_ORIGINS": os.environ.get("CODEC_CORS_ORIGINS") or ui_origins,
+            "PYTHONUNBUFFERED": "1",
+        }
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "codec",
+            cwd=ROOT,
+            env=env,
+            stdin=asyncio.subprocess.DEVNULL,
+            start_new_session=True,
+            preexec_fn=_child_setup(),
+        )
+        self.apps.append(Child("codec server", process))
+        _say(f"started codec server (pid {process.pid}) on {config.codec_endpoint}")
+        while not await _port_open(host, port):
+            if process.returncode is not None:
+                raise StackError(f"the codec server exited with code {process.returncode} (see above)")
+            if time.monotonic() > deadline:
+                raise StackError(f"the codec server did not listen on {config.codec_endpoint} in time")
+            await asyncio.sleep(0.2)
 
     async def _start_apps(self) -> None:
         config = self.config
@@ -579,6 +647,14 @@ def banner(stack: Stack) -> str:
             f"  Server state  {server}",
             f"  Outbox        {config.outbox}   (messages the service sends, one file each)",
             f"  Running       {apps}",
+            *(
+                [
+                    f"  Encryption    on: the Web UI decodes through {config.codec_endpoint}"
+                    + ("" if not stack.reused_server else " (set it in the reused server's UI settings)")
+                ]
+                if config.codec_endpoint
+                else []
+            ),
             *(
                 [
                     f"  API           http://localhost:{os.environ.get('API_PORT', '8000')}   (docs: /docs)",

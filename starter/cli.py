@@ -305,10 +305,13 @@ class Context:
 
     async def client(self) -> Client:
         if self._client is None:
+            from codec.aes import CodecKeyError
             from worker import connect
 
             try:
                 self._client = await connect(self.settings)
+            except CodecKeyError as err:
+                raise CliError(f"PAYLOAD_CODEC_KEYS: {err}") from None
             except RuntimeError as err:
                 raise CliError(
                     f"cannot connect to Temporal at {self.settings.temporal_address} "

@@ -28,7 +28,8 @@ def mint_checklist_token(seller_id: str, key: bytes) -> str:
 def verify_checklist_token(seller_id: str, token: str | None, key: bytes) -> bool:
     if not token:
         return False
-    return hmac.compare_digest(mint_checklist_token(seller_id, key), token)
+    # Bytes, not str: compare_digest refuses non-ASCII strings, and a token is anything a browser sends.
+    return hmac.compare_digest(mint_checklist_token(seller_id, key).encode(), token.encode())
 
 
 def checklist_url(settings: Settings, seller_id: str) -> str:

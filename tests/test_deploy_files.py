@@ -49,8 +49,8 @@ CONTRACT_SEARCH_ATTRIBUTES = {
 RETENTION = "720h"
 """30 days: a ReturnHold id must not be reused while its history is retained."""
 
-REQUIRED_SECRETS = {"API_TOKEN", "BROKER_WEBHOOK_SECRET", "PAYLOAD_CODEC_KEY"}
-SECRET_NAME = re.compile(r"(TOKEN|SECRET|PASSWORD|PWD|KEY)$")
+REQUIRED_SECRETS = {"API_TOKEN", "BROKER_WEBHOOK_SECRET", "PAYLOAD_CODEC_KEYS"}
+SECRET_NAME = re.compile(r"(TOKEN|SECRET|PASSWORD|PWD|KEYS?)$")
 APP_UID = 10001
 
 
@@ -192,7 +192,16 @@ def test_dockerfile_final_stage_has_no_build_tools_and_only_the_app() -> None:
         assert tool not in runs, f"the final stage runs {tool}"
     copies = [arguments for keyword, arguments in final if keyword == "COPY"]
     sources = {arguments.split()[0].rstrip("/") for arguments in copies if "--from" not in arguments}
-    assert sources == {"domain", "workflows", "activities", "starter", "templates", "scripts", "worker.py"}
+    assert sources == {
+        "domain",
+        "workflows",
+        "activities",
+        "starter",
+        "codec",
+        "templates",
+        "scripts",
+        "worker.py",
+    }
     assert [a for a in copies if "--from" in a] == ["--from=builder /opt/venv /opt/venv"]
     env = " ".join(arguments for keyword, arguments in final if keyword == "ENV")
     assert "PYTHONDONTWRITEBYTECODE=1" in env and "PYTHONUNBUFFERED=1" in env
@@ -240,6 +249,7 @@ def test_compose_runs_the_expected_services() -> None:
         "temporal-ui",
         "worker",
         "api",
+        "codec-server",
     }
 
 

@@ -98,7 +98,11 @@ class ReturnHold:
     async def run(self, data: ReturnHoldInput) -> HoldResult:
         if self._invalid is not None:
             raise self._invalid
+        # Asked before the first await, so the patch marker is the first command of the history
+        # whichever way a replay is cut (a query can replay a run mid-task).
+        self._looked_up = workflow.patched(SELLER_LOOKUP_PATCH)
         arrival = self._arrival
+        self._check_arrival_time(arrival)
         self._settings = await workflow.execute_local_activity(
             "snapshot_settings",
             SnapshotRequest(today=arrival.arrived_at.date().isoformat()),
@@ -106,7 +110,6 @@ class ReturnHold:
             start_to_close_timeout=timedelta(seconds=30),
         )
         self._due_on = self._calendar.due_on(arrival.arrived_at, self._settings.hold_business_days)
-        self._looked_up = workflow.patched(SELLER_LOOKUP_PATCH)
         if self._looked_up:
             await self._look_up_seller()
         else:
@@ -133,6 +136,17 @@ class ReturnHold:
         await self._deliveries.drain()
         assert self._outcome_at is not None
         return HoldResult(shipment_id=arrival.shipment_id, outcome=outcome, at=self._outcome_at)
+
+    def _check_arrival_time(self, arrival: Arrival) -> None:
+        """An arrival far from now is a typo, not a parcel: fail cleanly, never retry forever."""
+        if not self._looked_up:
+            return  # v1 histories did not check
+        now = workflow.now()
+        if not now - timedelta(days=366) <= arrival.arrived_at <= now + timedelta(days=1):
+            raise InvalidInput(
+                f"invalid ReturnHold input: arrived_at {arrival.arrived_at.isoformat()} is not within "
+                "the last year (nor at most a day ahead)"
+            )
 
     async def _look_up_seller(self) -> None:
         """Ask the seller's workflow for the seller's situation, and register if held.
