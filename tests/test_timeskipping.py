@@ -4,7 +4,7 @@ On the time-skipping test server a test sleeps weeks in a second. Results are aw
 another (awaiting several at once has hung this server).
 """
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from temporalio.client import WorkflowHandle
@@ -181,3 +181,30 @@ async def test_clearance_just_before_the_deadline_releases_the_parcel(
 
 def test_arrival_clock_is_utc_aware() -> None:
     assert datetime.now(UTC).tzinfo is UTC
+
+
+async def test_cleared_seller_is_reminded_of_the_yearly_rpp_review(
+    skip_env: WorkflowEnvironment, skip_stack: Stack
+) -> None:
+    seller = new_id("s")
+    handle = await skip_stack.sign_up(seller)
+    for event in FULL_JOURNEY:
+        await send(handle, event)
+    settings = Settings()
+    now = await server_now(skip_env)
+    review_year = now.year if (now.month, now.day) < (10, 20) else now.year + 1
+    calendar = settings.workflow_settings(now.date()).calendar
+    lead = timedelta(days=settings.rpp_review_reminder_days_before)
+    reminder_at = calendar.at_local(date(review_year, 10, 20) - lead, time(9))
+    # Keep logging in, as a careful seller does, so only the RPP reminder is in question.
+    while (await server_now(skip_env)) < reminder_at - timedelta(days=100):
+        await skip_env.sleep(timedelta(days=90))
+        await send(handle, {"type": "carm_login_confirmed"})
+    await skip_env.sleep(reminder_at - await server_now(skip_env) - timedelta(hours=1))
+    assert skip_stack.outbox.notifications("rpp_review_reminder", seller_id=seller) == []
+    await skip_env.sleep(timedelta(hours=2))
+    [reminder] = skip_stack.outbox.notifications("rpp_review_reminder", seller_id=seller)
+    assert reminder["params"]["review_date"] == f"{review_year}-10-20"
+    # Once a year: a week later there is still one.
+    await skip_env.sleep(timedelta(days=7))
+    assert len(skip_stack.outbox.notifications("rpp_review_reminder", seller_id=seller)) == 1
