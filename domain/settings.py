@@ -17,6 +17,10 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from domain.business_days import DEFAULT_TIMEZONE, BusinessCalendar
 from domain.steps import ALL_STEPS, Step, ordered
 
+# The development secrets `make run` makes; the command line reads them so that, run from the
+# checkout, it mints the same checklist links as the API. Real environment variables win.
+DEV_SECRETS_FILE = "data/dev-secrets.env"
+
 IntList = Annotated[list[int], NoDecode]
 StepList = Annotated[list[Step], NoDecode]
 
@@ -66,7 +70,10 @@ class Settings(BaseSettings):
     """Process settings, from environment variables (see the README's settings table)."""
 
     model_config = SettingsConfigDict(
-        env_prefix="", extra="ignore", case_sensitive=False, use_attribute_docstrings=True
+        env_prefix="",
+        extra="ignore",
+        case_sensitive=False,
+        use_attribute_docstrings=True,
     )
 
     temporal_address: str = "localhost:7233"

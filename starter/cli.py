@@ -56,7 +56,7 @@ from domain.guidance import describe_action, guidance
 from domain.identifiers import ID_PATTERN
 from domain.onboarding import NextAction, OnboardingStatus
 from domain.payloads import ExtendHold, ForwardDecision, HoldStatus
-from domain.settings import Settings
+from domain.settings import DEV_SECRETS_FILE, Settings
 from domain.steps import Party, Step
 from domain.validation import parse_strict
 from starter import bulk_import
@@ -906,7 +906,7 @@ async def run(
             _streams.pop()
         try:
             if settings is None:
-                settings = Settings()
+                settings = Settings(_env_file=DEV_SECRETS_FILE)
         except ValidationError as exc:
             raise CliError(f"invalid settings in the environment: {exc}", EXIT_INVALID) from None
         ctx = Context(settings=settings, out=out, err=err, _client=client)
