@@ -258,3 +258,15 @@ async def test_second_arrival_of_the_same_parcel_keeps_the_running_hold(dev_stac
     assert not created
     assert (await again.describe()).run_id == (await parcel.describe()).run_id
     await parcel.execute_update("decide", {"action": "dispose"}, result_type=HoldStatus)
+
+
+async def test_a_burst_of_arrivals_for_a_cleared_seller_is_released_without_stalling(
+    dev_stack: Stack,
+) -> None:
+    # Regression: a lookup run as a local activity held workflow-task slots while its query
+    # waited for one, and a burst of ~100 arrivals stalled the worker.
+    seller = await cleared_seller(dev_stack)
+    parcels = await asyncio.gather(*(dev_stack.arrive(seller) for _ in range(150)))
+    async with asyncio.timeout(120):
+        for parcel in parcels:
+            assert (await result(parcel)).outcome == "released"
