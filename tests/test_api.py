@@ -33,6 +33,7 @@ from starter.client import hold_workflow_id, seller_workflow_id
 from starter.links import checklist_key, mint_checklist_token
 from starter.webhooks import sign
 from tests.conftest import Stack, new_id
+from tests.test_onboarding_workflow import wait_for
 from tests.test_return_hold_workflow import ADDRESS
 
 TOKEN = "test-api-token-0123456789"
@@ -294,6 +295,11 @@ async def test_internal_endpoints_need_the_bearer_token(
 async def test_requests_that_fail_auth_change_nothing(api: Api) -> None:
     seller = (await api.sign_up())["seller_id"]
     parcel = (await api.arrive(seller))["shipment_id"]
+
+    async def settled() -> bool:  # the parcel registers with its seller a moment after arrival
+        return parcel in (await api.seller(seller))["held_shipments"]
+
+    await wait_for(settled)
     seller_before, parcel_before = await api.seller(seller), await api.parcel(parcel)
     handle = api.client.get_workflow_handle(seller_workflow_id(seller))
     accepted = await updates_accepted(handle)
