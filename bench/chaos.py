@@ -444,8 +444,13 @@ class Chaos:
         async def seller_done(seller: str) -> None:
             handle = client.get_workflow_handle(starters.seller_workflow_id(seller))
             try:
-                desc = await handle.describe()
-                status = await handle.query("status", result_type=OnboardingStatus)
+                # A query may need the workflow replayed; under load it can time out: ask again.
+                desc = await self.retrying(f"describe {seller}", handle.describe, limit_s=60)
+                status = await self.retrying(
+                    f"status of {seller}",
+                    lambda: handle.query("status", result_type=OnboardingStatus),
+                    limit_s=60,
+                )
             except Exception as err:
                 lost.append(f"{seller}: {type(err).__name__}: {err}")
                 return
@@ -489,8 +494,10 @@ class Chaos:
             if not any(e.event_type == EventType.EVENT_TYPE_TIMER_FIRED for e in history.events):
                 lost.append(f"{shipment}: recheck timer not fired yet")
 
+        check_sem = asyncio.Semaphore(50)  # the checks must not become the load they measure
+
         async def limited(coro: Awaitable[None]) -> None:
-            async with self.sem:
+            async with check_sem:
                 await coro
 
         await asyncio.gather(
