@@ -49,6 +49,11 @@ with workflow.unsafe.imports_passed_through():
     from workflows.metrics import count
 
 
+# Versioning (docs/versioning.md): from this patch on, handlers issue no commands before run()
+# has started (see ``_started``); older histories keep the old order.
+QUIET_START_PATCH = "no-commands-from-handlers-before-start"
+
+
 class WaitClock(BaseModel):
     """How long one party has been waited on for the same set of actions."""
 
@@ -117,6 +122,12 @@ class SellerOnboarding:
         self._tell_parcels: list[str] = []
         self._deliveries = Deliveries()
         self._published: dict[str, Any] = {}
+        # Until the run has its settings and has looked for held parcels, handlers change state
+        # only: an update that arrives while the settings' local activity runs is handled after
+        # it on replay (its marker resolves at once), so any command it issued would come out in
+        # another order and break replay. run() publishes and announces once it is started.
+        self._started = False
+        self._quiet_start = workflow.patched(QUIET_START_PATCH)
         self._checked: (
             tuple[rules.SellerRecord, dict[str, Any], tuple[rules.SellerRecord, rules.Effects]] | None
         ) = None
@@ -139,6 +150,7 @@ class SellerOnboarding:
             self._effects.append(self._lifecycle_change(before, self._m.record))
         if data.carried is None:
             await self._first_run()
+        self._started = True
         self._after_change()
 
         while True:
@@ -388,6 +400,8 @@ class SellerOnboarding:
             )
         self._m.clocks = clocks
 
+        if self._quiet_start and not self._started:
+            return
         seller_actions = [a for a in actions if a.party is Party.seller]
         new = [a for a in seller_actions if a.code not in self._m.announced]
         if new and self._settings is not None:
