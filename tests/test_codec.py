@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import uuid
 from collections.abc import AsyncIterator
@@ -243,7 +244,10 @@ async def test_personal_data_is_not_readable_in_the_stored_history(
     )
     assert "business_number" in status.completed_steps
 
-    history = stored(await raw_history(plain_client, handle.id))
+    # The search attributes are published once the run has started: wait for them.
+    async with asyncio.timeout(20):
+        while b"OnboardingStage" not in (history := stored(await raw_history(plain_client, handle.id))):
+            await asyncio.sleep(0.2)
     assert EMAIL.encode() not in history and b"secret-owner" not in history
     assert BN.encode() not in history
     assert ENCODING in history  # payloads are there, as ciphertext
