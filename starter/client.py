@@ -11,7 +11,7 @@ from typing import Any
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from domain.errors import NotAllowedNow
 from domain.onboarding import OnboardingStatus
@@ -117,8 +117,15 @@ async def _update_hold(client: Client, shipment_id: str, update: str, arg: dict[
     try:
         return await handle.execute_update(update, arg, result_type=HoldStatus)
     except RPCError as err:
-        if "already completed" not in err.message:
+        if "already completed" not in err.message and err.status != RPCStatusCode.NOT_FOUND:
             raise
+        if err.status == RPCStatusCode.NOT_FOUND:
+            # A parcel that closed just as the update arrived can answer "not found": it exists
+            # if it can be described; otherwise it was never recorded.
+            try:
+                await handle.describe()
+            except RPCError:
+                raise err from None
     # A closed parcel cannot take an update; say what became of it, as the validator would.
     status = await handle.query("status", result_type=HoldStatus)
     raise NotAllowedNow(f"the parcel is no longer held: it was {status.state}")
