@@ -5,7 +5,7 @@ from activities.adapters.outbox import OutboxBroker, OutboxNotifier, OutboxSink,
 from activities.adapters.rendering import TemplateRenderer
 from activities.adapters.smtp import SmtpNotifier
 from activities.deliveries import Broker, DeliveryActivities, Notifier, Warehouse
-from domain.settings import Settings
+from config.settings import Settings
 
 
 def build_delivery_activities(settings: Settings) -> DeliveryActivities:

@@ -4,8 +4,9 @@ from datetime import date
 
 from temporalio import activity
 
+from config.settings import Settings
 from domain.payloads import SnapshotRequest
-from domain.settings import Settings, WorkflowSettings
+from domain.settings import WorkflowSettings
 
 
 class SettingsActivities:

@@ -45,7 +45,8 @@ from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, Telemetr
 from temporalio.service import RPCError
 
 import domain.search_attributes as sa
-import starter.client as starters
+import gateway.holds as holds
+import gateway.onboarding as sellers
 from bench.common import binary, free_port, percentile
 from bench.sinks import (
     HttpSink,
@@ -54,10 +55,11 @@ from bench.sinks import (
     instruction_fingerprint,
     message_fingerprint,
 )
-from bench.throughput import FULL_JOURNEY
+from config.settings import Settings
 from domain.onboarding import OnboardingStatus
-from domain.payloads import HoldResult
-from domain.settings import Settings
+from domain.payloads import Arrival, HoldResult, SignUp
+from domain.workflow_ids import hold_workflow_id, seller_workflow_id
+from testing.journeys import FULL_JOURNEY
 
 ROOT = Path(__file__).resolve().parents[1]
 T = TypeVar("T")
@@ -312,25 +314,23 @@ class Chaos:
         await asyncio.sleep(self.rng.uniform(0, self.config.spread_s))
         await self.retrying(
             f"sign up {seller}",
-            lambda: starters.sign_up(
-                client, task_queue=self.task_queue, seller_id=seller, email=self.email_of(seller)
+            lambda: sellers.sign_up(
+                client, SignUp(seller_id=seller, email=self.email_of(seller)), task_queue=self.task_queue
             ),
         )
         parcels = [s for i, s in enumerate(self.known_holds) if i % len(self.sellers) == index]
         for shipment in parcels:
             await self.retrying(
                 f"arrival {shipment}",
-                lambda shipment=shipment: starters.record_arrival(  # type: ignore[misc]
+                lambda shipment=shipment: holds.record_arrival(  # type: ignore[misc]
                     client,
+                    Arrival(shipment_id=shipment, seller_id=seller, arrived_at=datetime.now(UTC)),
                     task_queue=self.task_queue,
-                    shipment_id=shipment,
-                    seller_id=seller,
-                    arrived_at=datetime.now(UTC).isoformat(),
                 ),
             )
             if self.known_holds.index(shipment) % self.config.forward_every == 0:
                 await self.forward(shipment)
-        handle = client.get_workflow_handle(starters.seller_workflow_id(seller))
+        handle = client.get_workflow_handle(seller_workflow_id(seller))
         for k, event in enumerate(FULL_JOURNEY):
             await asyncio.sleep(self.rng.uniform(0, self.config.event_gap_s))
             update_id = f"{seller}-e{k}"
@@ -346,7 +346,7 @@ class Chaos:
 
     async def forward(self, shipment: str) -> None:
         assert self.client is not None
-        handle = self.client.get_workflow_handle(starters.hold_workflow_id(shipment))
+        handle = self.client.get_workflow_handle(hold_workflow_id(shipment))
         try:
             await self.retrying(
                 f"decide {shipment}",
@@ -367,12 +367,12 @@ class Chaos:
         await asyncio.sleep(max(0.0, at - (time.monotonic() - self.t0)))
         await self.retrying(
             f"arrival {shipment}",
-            lambda: starters.record_arrival(
+            lambda: holds.record_arrival(
                 client,
+                Arrival(
+                    shipment_id=shipment, seller_id=self.seller_of(shipment), arrived_at=datetime.now(UTC)
+                ),
                 task_queue=self.task_queue,
-                shipment_id=shipment,
-                seller_id=self.seller_of(shipment),
-                arrived_at=datetime.now(UTC).isoformat(),
             ),
         )
 
@@ -442,7 +442,7 @@ class Chaos:
         lost: list[str] = []
 
         async def seller_done(seller: str) -> None:
-            handle = client.get_workflow_handle(starters.seller_workflow_id(seller))
+            handle = client.get_workflow_handle(seller_workflow_id(seller))
             try:
                 # A query may need the workflow replayed; under load it can time out: ask again.
                 desc = await self.retrying(f"describe {seller}", handle.describe, limit_s=60)
@@ -460,7 +460,7 @@ class Chaos:
                 lost.append(f"{seller}: {len(desc.raw_description.pending_activities)} deliveries pending")
 
         async def hold_done(shipment: str) -> None:
-            handle = client.get_workflow_handle(starters.hold_workflow_id(shipment))
+            handle = client.get_workflow_handle(hold_workflow_id(shipment))
             try:
                 desc = await handle.describe()
                 if desc.status != WorkflowExecutionStatus.COMPLETED:
@@ -475,7 +475,7 @@ class Chaos:
                 lost.append(f"{shipment}: {result.outcome}, expected {expected}")
 
         async def unknown_held(shipment: str) -> None:
-            handle = client.get_workflow_handle(starters.hold_workflow_id(shipment))
+            handle = client.get_workflow_handle(hold_workflow_id(shipment))
             try:
                 desc = await handle.describe()
             except Exception as err:
@@ -561,7 +561,7 @@ class Chaos:
         beyond: list[str] = []
         during_outage = 0
         for shipment in [*self.unknown_holds, *self.known_holds]:
-            handle = self.client.get_workflow_handle(starters.hold_workflow_id(shipment))
+            handle = self.client.get_workflow_handle(hold_workflow_id(shipment))
             history = await self.retrying(f"history {shipment}", handle.fetch_history)
             events = list(history.events)
             started: dict[int, datetime] = {}

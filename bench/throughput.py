@@ -16,24 +16,13 @@ from typing import Any
 
 from temporalio.client import Client
 
-import starter.client as starters
+import gateway.onboarding as sellers
 from bench.common import gather_limited, percentile, plain_worker, settle
 from bench.trivial import ACTIVITIES, WORKFLOWS, BenchTrivial
-from domain.settings import Settings
+from config.settings import Settings
+from domain.payloads import SignUp
+from testing.journeys import FULL_JOURNEY
 from worker import build_worker
-
-# The contract's journey with the broker's DOA request: every step, in guidance order.
-FULL_JOURNEY: list[dict[str, Any]] = [
-    {"type": "business_number_provided", "business_number": "123 456 782"},
-    {"type": "importer_account_provided", "program_account": "RM0001"},
-    {"type": "carm_registered"},
-    {"type": "poa_submitted"},
-    {"type": "rpp_enrolled"},
-    {"type": "doa_requested"},
-    {"type": "doa_accepted"},
-    {"type": "poa_approved"},
-    {"type": "program_access_granted"},
-]
 
 
 @dataclass
@@ -82,12 +71,14 @@ async def drive_onboardings(client: Client, task_queue: str, n: int, concurrency
 
     async def one(i: int) -> int:
         seller = f"bench-{run}-{i}"
-        handle, _ = await starters.sign_up(
-            client, task_queue=task_queue, seller_id=seller, email=f"{seller}@example.com"
-        )
+        handle = (
+            await sellers.sign_up(
+                client, SignUp(seller_id=seller, email=f"{seller}@example.com"), task_queue=task_queue
+            )
+        ).handle
         for event in FULL_JOURNEY:
             t = time.perf_counter()
-            await starters.apply_event(client, seller, event)
+            await sellers.apply_event(client, seller, event)
             phase.latencies.append(time.perf_counter() - t)
         return await settle(handle)
 

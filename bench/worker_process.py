@@ -10,8 +10,10 @@ import asyncio
 import os
 import signal
 
-from domain.settings import Settings
-from worker import build_worker, configure_logging, connect
+from config.logging import configure_logging
+from config.settings import Settings
+from gateway.connection import connect
+from worker import build_worker
 
 
 async def main() -> None:

@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from codec.aes import CodecKeyError
     from codec.server import ConfigError, app_from_settings, split_bind
-    from domain.settings import Settings
+    from config.settings import Settings
 
     try:
         settings = Settings()

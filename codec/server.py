@@ -43,7 +43,7 @@ from temporalio.api.common.v1 import Payloads
 from temporalio.converter import PayloadCodec
 
 from codec.aes import CodecError, EncryptionCodec
-from domain.settings import Settings
+from config.settings import Settings
 
 log = logging.getLogger("codec.server")
 

@@ -80,24 +80,9 @@ def events_table() -> str:
     return "\n".join(rows)
 
 
-def settings_table() -> str:
-    from domain.settings import Settings
-
-    rows = ["| variable | default | meaning |", "|---|---|---|"]
-    for name, field in Settings.model_fields.items():
-        default = field.get_default(call_default_factory=True)
-        if isinstance(default, list):
-            default = ",".join(str(x) for x in default)
-        shown = "—" if default is None else f"`{default}`"
-        doc = (field.description or "").replace("\n", " ")
-        rows.append(f"| `{name.upper()}` | {shown} | {doc} |")
-    return "\n".join(rows)
-
-
 SECTIONS = {
     "diagram": lambda: f"```mermaid\n{mermaid()}\n```",
     "prerequisites": prerequisites_table,
     "reopens": reopens_table,
     "events": events_table,
-    "settings": settings_table,
 }

@@ -4,9 +4,11 @@ import re
 import sys
 from pathlib import Path
 
-from domain.docs import SECTIONS
+from config.settings import settings_table
+from domain.docs import SECTIONS as RULES
 
 README = Path(__file__).resolve().parents[1] / "README.md"
+SECTIONS = {**RULES, "settings": settings_table}
 
 
 def render(text: str) -> str:

@@ -50,14 +50,13 @@ from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBea
 from pydantic import BaseModel, Field, TypeAdapter, create_model
 from temporalio.client import (
     Client,
-    WorkflowQueryFailedError,
-    WorkflowUpdateFailedError,
-    WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError, RPCStatusCode
 
-import starter.client as starters
+import gateway.holds as holds
+import gateway.onboarding as sellers
+from config.settings import Settings
+from domain.arrivals import check_arrival_time
 from domain.business_days import zone
 from domain.errors import InvalidInput
 from domain.events import EVENT_MODELS, EVENT_TYPES, SENDERS, parse_event
@@ -65,9 +64,10 @@ from domain.guidance import CRA_REGISTER_BN, DENIAL_REASONS, guidance
 from domain.identifiers import ID_PATTERN
 from domain.onboarding import OnboardingStatus
 from domain.payloads import Arrival, Decision, ExtendHold, HoldStatus, SignUp
-from domain.settings import Settings
 from domain.steps import GUIDANCE_ORDER, Party, Step
 from domain.validation import parse_strict, parse_with
+from gateway.connection import connect
+from gateway.errors import GatewayError, NotFound, QueryFailed, TimedOut, Unavailable
 from starter import webhooks
 from starter.links import checklist_key, checklist_url, verify_checklist_token
 
@@ -82,8 +82,6 @@ TEMPORAL_CALL_TIMEOUT = 20.0
 """Seconds an API call waits for Temporal before answering 504."""
 ARRIVAL_SETTLE_SECONDS = 5.0
 """How long ``POST /v1/returns`` waits for a new parcel's deadline, to include it in the answer."""
-MAX_FUTURE_ARRIVAL = timedelta(hours=1)
-MAX_ARRIVAL_AGE = timedelta(days=366)
 
 _ID_RE = re.compile(ID_PATTERN)
 log = structlog.get_logger("api")
@@ -197,33 +195,21 @@ def _rejection(err: ApplicationError) -> NoReturn:
     raise err
 
 
-def _not_found(err: RPCError) -> bool:
-    return err.status == RPCStatusCode.NOT_FOUND and "already completed" not in err.message
-
-
 @contextlib.contextmanager
-def temporal_errors(missing: str, closed: str | None = None) -> Iterator[None]:
-    """Turn Temporal's answers into the API's: 404 ``missing``, 409/422 rejections, 503/504."""
+def temporal_errors() -> Iterator[None]:
+    """Turn the gateway's answers into the API's: 404, 409/422 rejections, 503/504."""
     try:
         yield
-    except ApplicationError as err:  # InvalidInput / NotAllowedNow raised by the starters
+    except ApplicationError as err:  # InvalidInput / NotAllowedNow
         _rejection(err)
-    except WorkflowUpdateFailedError as err:
-        if isinstance(err.cause, ApplicationError):
-            _rejection(err.cause)
-        raise
-    except WorkflowUpdateRPCTimeoutOrCancelledError:
-        _refuse(504, "Temporal did not confirm the request in time; it may still apply: retry it")
-    except RPCError as err:
-        if _not_found(err):
-            _refuse(404, missing)
-        if err.status == RPCStatusCode.NOT_FOUND and closed is not None:
-            _refuse(409, closed)
-        if err.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
-            _refuse(503, f"Temporal is not reachable: {err.message}")
-        raise
-    except WorkflowQueryFailedError as err:
-        log.error("query failed", error=str(err))
+    except NotFound as err:
+        _refuse(404, err.message)
+    except Unavailable as err:
+        _refuse(503, err.message)
+    except TimedOut as err:
+        _refuse(504, err.message)
+    except QueryFailed as err:
+        log.error("query failed", error=err.message)
         _refuse(500, "the workflow could not answer this query (see the API log)")
 
 
@@ -285,11 +271,10 @@ def _parse_event_from(party: Party, fields: dict[str, Any]) -> dict[str, Any]:
 
 
 def _check_arrival_time(arrival: Arrival) -> None:
-    now = datetime.now(UTC)
-    if arrival.arrived_at > now + MAX_FUTURE_ARRIVAL:
-        _refuse(422, f"invalid arrival: arrived_at {arrival.arrived_at.isoformat()} is in the future")
-    if arrival.arrived_at < now - MAX_ARRIVAL_AGE:
-        _refuse(422, f"invalid arrival: arrived_at {arrival.arrived_at.isoformat()} is more than a year ago")
+    try:
+        check_arrival_time(arrival.arrived_at, datetime.now(UTC))
+    except InvalidInput as err:
+        _refuse(422, err.message)
 
 
 # --- the checklist page ------------------------------------------------------------------------
@@ -521,8 +506,6 @@ class _Temporal:
         self.last_error: str | None = None
 
     async def connect(self) -> bool:
-        from worker import connect  # imported here: the worker module loads every workflow
-
         try:
             self.client = await connect(self.settings)
         except Exception as err:  # any failure to connect: keep serving, report 503, retry
@@ -661,14 +644,12 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
         except InvalidInput as err:
             _refuse(422, err.message)
         c = temporal.get()
-        with temporal_errors(unknown_seller(signup.seller_id)):
-            _, created = await _bounded(
-                starters.sign_up(c, task_queue=task_queue, **signup.model_dump(exclude_none=True))
-            )
-            status = await _bounded(starters.seller_status(c, signup.seller_id))
-        response.status_code = 201 if created else 200
+        with temporal_errors():
+            started = await _bounded(sellers.sign_up(c, signup, task_queue=task_queue))
+            status = await _bounded(sellers.seller_status(c, signup.seller_id))
+        response.status_code = 201 if started.created else 200
         response.headers["Location"] = f"/v1/sellers/{quote(signup.seller_id)}"
-        log.info("sign-up", seller_id=signup.seller_id, created=created)
+        log.info("sign-up", seller_id=signup.seller_id, created=started.created)
         return seller_view(status)
 
     @app.get(
@@ -682,8 +663,8 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
     async def get_seller(seller_id: seller_path) -> SellerView:
         _known_id(seller_id, unknown_seller(seller_id))
         c = temporal.get()
-        with temporal_errors(unknown_seller(seller_id)):
-            status = await _bounded(starters.seller_status(c, seller_id))
+        with temporal_errors():
+            status = await _bounded(sellers.seller_status(c, seller_id))
         return seller_view(status)
 
     @app.post(
@@ -705,9 +686,8 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
         _known_id(seller_id, unknown_seller(seller_id))
         event = _parse_event_from(Party.seller, await _json_object(request))
         c = temporal.get()
-        closed = f"seller '{seller_id}' is no longer onboarding (their workflow has ended)"
-        with temporal_errors(unknown_seller(seller_id), closed):
-            status = await _bounded(starters.apply_event(c, seller_id, event))
+        with temporal_errors():
+            status = await _bounded(sellers.apply_event(c, seller_id, event))
         log.info("event applied", seller_id=seller_id, event_type=event["type"], sender="seller")
         return seller_view(status)
 
@@ -718,7 +698,7 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
         loop = asyncio.get_running_loop()
         give_up = loop.time() + ARRIVAL_SETTLE_SECONDS
         while True:
-            status: HoldStatus = await starters.parcel_status(c, shipment_id)
+            status: HoldStatus = await holds.hold_status(c, shipment_id)
             if status.state != "held" or status.disposal_due_on or loop.time() >= give_up:
                 return status
             await asyncio.sleep(0.1)
@@ -747,14 +727,14 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
             _refuse(422, err.message)
         _check_arrival_time(arrival)
         c = temporal.get()
-        with temporal_errors(unknown_parcel(arrival.shipment_id)):
-            _, created = await _bounded(
-                starters.record_arrival(c, task_queue=task_queue, **arrival.model_dump(mode="json"))
-            )
+        with temporal_errors():
+            started = await _bounded(holds.record_arrival(c, arrival, task_queue=task_queue))
             status = await _bounded(settled_parcel(c, arrival.shipment_id))
-        response.status_code = 201 if created else 200
+        response.status_code = 201 if started.created else 200
         response.headers["Location"] = f"/v1/returns/{quote(arrival.shipment_id)}"
-        log.info("arrival", shipment_id=arrival.shipment_id, seller_id=arrival.seller_id, created=created)
+        log.info(
+            "arrival", shipment_id=arrival.shipment_id, seller_id=arrival.seller_id, created=started.created
+        )
         return status
 
     @app.get(
@@ -768,8 +748,8 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
     async def get_parcel(shipment_id: shipment_path) -> HoldStatus:
         _known_id(shipment_id, unknown_parcel(shipment_id))
         c = temporal.get()
-        with temporal_errors(unknown_parcel(shipment_id)):
-            status: HoldStatus = await _bounded(starters.parcel_status(c, shipment_id))
+        with temporal_errors():
+            status: HoldStatus = await _bounded(holds.hold_status(c, shipment_id))
         return status
 
     @app.post(
@@ -793,10 +773,8 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
         except InvalidInput as err:
             _refuse(422, err.message)
         c = temporal.get()
-        with temporal_errors(unknown_parcel(shipment_id)):
-            status: HoldStatus = await _bounded(
-                starters.decide(c, shipment_id, decision.model_dump(mode="json", exclude_none=True))
-            )
+        with temporal_errors():
+            status: HoldStatus = await _bounded(holds.decide(c, shipment_id, decision))
         log.info("decision", shipment_id=shipment_id, action=decision.action)
         return status
 
@@ -817,10 +795,8 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
         except InvalidInput as err:
             _refuse(422, err.message)
         c = temporal.get()
-        with temporal_errors(unknown_parcel(shipment_id)):
-            status: HoldStatus = await _bounded(
-                starters.extend_hold(c, shipment_id, extension.business_days, extension.reason)
-            )
+        with temporal_errors():
+            status: HoldStatus = await _bounded(holds.extend_hold(c, shipment_id, extension))
         log.info("hold extended", shipment_id=shipment_id, business_days=extension.business_days)
         return status
 
@@ -858,9 +834,8 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
             _refuse(422, "invalid broker event: seller_id must be 1–64 characters of A-Z a-z 0-9 _ -")
         event = _parse_event_from(Party.broker, fields)
         c = temporal.get()
-        closed = f"seller '{seller_id}' is no longer onboarding (their workflow has ended)"
-        with temporal_errors(unknown_seller(seller_id), closed):
-            status: OnboardingStatus = await _bounded(starters.apply_event(c, seller_id, event))
+        with temporal_errors():
+            status: OnboardingStatus = await _bounded(sellers.apply_event(c, seller_id, event))
         log.info("event applied", seller_id=seller_id, event_type=event["type"], sender="broker")
         return status
 
@@ -875,8 +850,8 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
         async def one(shipment_id: str) -> HoldStatus | None:
             async with gate:
                 try:
-                    return await asyncio.wait_for(starters.parcel_status(c, shipment_id), 10)
-                except (RPCError, WorkflowQueryFailedError, TimeoutError):
+                    return await asyncio.wait_for(holds.hold_status(c, shipment_id), 10)
+                except (GatewayError, TimeoutError):
                     return None
 
         found = await asyncio.gather(*(one(s) for s in shipment_ids))
@@ -905,16 +880,12 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
             return html(page.render("problem.html.j2", kind="unavailable"), 503)
         c = temporal.client
         try:
-            status = await _bounded(starters.seller_status(c, seller_id))
+            status = await _bounded(sellers.seller_status(c, seller_id))
             wanted = status.held_shipments[:MAX_PARCELS_ON_PAGE]
             parcels = await _bounded(parcels_of(c, wanted))
-        except RPCError as err:
-            if err.status == RPCStatusCode.NOT_FOUND:
-                return html(page.render("problem.html.j2", kind="unknown_seller"), 404)
-            if err.status in (RPCStatusCode.UNAVAILABLE, RPCStatusCode.DEADLINE_EXCEEDED):
-                return html(page.render("problem.html.j2", kind="unavailable"), 503)
-            raise
-        except HTTPException:
+        except NotFound:
+            return html(page.render("problem.html.j2", kind="unknown_seller"), 404)
+        except (Unavailable, TimedOut, HTTPException):
             return html(page.render("problem.html.j2", kind="unavailable"), 503)
         more = len(status.held_shipments) - len(wanted)
         return html(page.checklist(status, parcels, more))
@@ -1019,7 +990,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import uvicorn
 
-    from worker import configure_logging
+    from config.logging import configure_logging
 
     settings = Settings()
     try:

@@ -27,7 +27,7 @@ from typing import Any
 from temporalio.client import Client
 from temporalio.exceptions import ApplicationError
 
-import starter.client as starters
+import gateway.onboarding as sellers
 from domain.errors import InvalidInput
 from domain.payloads import SignUp
 from domain.steps import Step
@@ -264,7 +264,8 @@ async def import_rows(
     async def one(row: Row) -> None:
         await bucket.acquire()
         try:
-            _, created = await starters.sign_up(client, task_queue=task_queue, **row.fields)
+            signup = parse_strict(SignUp, row.fields, "sign-up")
+            created = (await sellers.sign_up(client, signup, task_queue=task_queue)).created
         except InvalidInput as err:
             result.rejected.append(Rejection(row.line, row.seller_id, err.message))
         except ApplicationError as err:

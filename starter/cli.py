@@ -32,7 +32,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any, NoReturn
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 from rich.console import Console
 from rich.padding import Padding
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -41,24 +41,27 @@ from rich.text import Text
 from temporalio.client import (
     Client,
     WorkflowExecution,
-    WorkflowQueryFailedError,
-    WorkflowUpdateFailedError,
 )
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 import domain.search_attributes as sa
-import starter.client as starters
+import gateway.holds as holds
+import gateway.onboarding as sellers
+from config.settings import DEV_SECRETS_FILE, Settings
+from domain.arrivals import check_arrival_time
 from domain.business_days import BusinessCalendar
-from domain.errors import NotAllowedNow
 from domain.events import EVENT_TYPES, parse_event
 from domain.guidance import describe_action, guidance
 from domain.identifiers import ID_PATTERN
 from domain.onboarding import NextAction, OnboardingStatus
-from domain.payloads import ExtendHold, ForwardDecision, HoldStatus
-from domain.settings import DEV_SECRETS_FILE, Settings
-from domain.steps import Party, Step
-from domain.validation import parse_strict
+from domain.payloads import Arrival, Decision, ExtendHold, HoldStatus, SignUp
+from domain.steps import Step
+from domain.validation import parse_strict, parse_with
+from domain.visibility import PARTIES, STAGES, parcels_query, sellers_query
+from domain.workflow_ids import seller_id_of, shipment_id_of
+from gateway.connection import connect
+from gateway.errors import GatewayError, NotFound
 from starter import bulk_import
 from starter.links import checklist_url
 
@@ -70,11 +73,7 @@ EXIT_NOT_FOUND = 4
 
 _EXIT_BY_TYPE = {"InvalidInput": EXIT_INVALID, "NotAllowedNow": EXIT_NOT_ALLOWED}
 
-STAGES = (*(s.value for s in Step), "cleared", "opted_out")
-PARTIES = tuple(p.value for p in Party)
 ORIGINS = ("us_return", "usps_international")
-SELLER_PREFIX = "seller-onboarding-"
-HOLD_PREFIX = "return-hold-"
 _ID_RE = re.compile(ID_PATTERN)
 _FIELD_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -306,7 +305,6 @@ class Context:
     async def client(self) -> Client:
         if self._client is None:
             from codec.aes import CodecKeyError
-            from worker import connect
 
             try:
                 self._client = await connect(self.settings)
@@ -457,21 +455,22 @@ def render_parcel(console: Console, st: HoldStatus) -> None:
 
 async def cmd_sign_up(ctx: Context, args: argparse.Namespace) -> int:
     client = await ctx.client()
-    handle, created = await starters.sign_up(
-        client,
-        task_queue=ctx.settings.temporal_task_queue,
-        seller_id=args.seller_id,
-        email=args.email,
-        business_name=args.business_name,
-        returns_account_number=args.returns_account_number,
-        legacy_poa=args.legacy_poa,
-        completed_steps=args.completed_steps,
-    )
+    fields = {
+        "seller_id": args.seller_id,
+        "email": args.email,
+        "business_name": args.business_name,
+        "returns_account_number": args.returns_account_number,
+        "legacy_poa": args.legacy_poa,
+        "completed_steps": args.completed_steps,
+    }
+    signup = parse_strict(SignUp, {k: v for k, v in fields.items() if v is not None}, "sign-up")
+    started = await sellers.sign_up(client, signup, task_queue=ctx.settings.temporal_task_queue)
+    handle, created = started.handle, started.created
     if created:
         ctx.line(f"started: workflow {handle.id}")
     else:
         ctx.line(f"already signed up (kept the running workflow): {handle.id}")
-    ctx.show(render_seller, await starters.seller_status(client, args.seller_id))
+    ctx.show(render_seller, await sellers.seller_status(client, args.seller_id))
     return EXIT_OK
 
 
@@ -509,14 +508,14 @@ async def cmd_event(ctx: Context, args: argparse.Namespace) -> int:
     event = event_payload(args)
     parse_event(event)  # refuse a malformed event here, before Temporal is called
     client = await ctx.client()
-    st = await starters.apply_event(client, args.seller_id, event)
+    st = await sellers.apply_event(client, args.seller_id, event)
     ctx.line(f"applied {args.type} to seller {args.seller_id}")
     ctx.show(render_seller, st)
     return EXIT_OK
 
 
 async def cmd_status(ctx: Context, args: argparse.Namespace) -> int:
-    st = await starters.seller_status(await ctx.client(), args.seller_id)
+    st = await sellers.seller_status(await ctx.client(), args.seller_id)
     if args.json:
         ctx.line(st.model_dump_json())
     else:
@@ -524,47 +523,10 @@ async def cmd_status(ctx: Context, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _quoted(value: str, allowed: Callable[[str], bool]) -> str:
-    """A visibility-query string literal of a value already checked against a whitelist."""
-    if not allowed(value) or "'" in value or "\\" in value:
-        raise CliError(f"{value!r} cannot be used in a filter", EXIT_INVALID)
-    return f"'{value}'"
-
-
-def _is_id(value: str) -> bool:
-    return bool(_ID_RE.match(value))
-
-
-def sellers_query(
-    *,
-    stage: str | None = None,
-    stalled: bool | None = None,
-    waiting_on: str | None = None,
-    cleared: bool | None = None,
-    sellers: Sequence[str] | None = None,
-) -> str:
-    """The visibility query of ``sellers``; every value is validated, so none can inject text."""
-    clauses = ["WorkflowType = 'SellerOnboarding'", "ExecutionStatus = 'Running'"]
-    if stage is not None:
-        clauses.append(f"OnboardingStage = {_quoted(stage, lambda v: v in STAGES)}")
-    if stalled is not None:
-        clauses.append(f"Stalled = {'true' if stalled else 'false'}")
-    if waiting_on is not None:
-        clauses.append(f"WaitingOn = {_quoted(waiting_on, lambda v: v in PARTIES)}")
-    if cleared is not None:
-        clauses.append(f"ClearedForReturns = {'true' if cleared else 'false'}")
-    if sellers:
-        quoted = [_quoted(s, _is_id) for s in dict.fromkeys(sellers)]
-        clauses.append(
-            f"SellerId = {quoted[0]}" if len(quoted) == 1 else f"SellerId IN ({', '.join(quoted)})"
-        )
-    return " AND ".join(clauses)
-
-
 def _seller_row(wf: WorkflowExecution) -> dict[str, Any]:
     attrs = wf.typed_search_attributes
     return {
-        "seller_id": attrs.get(sa.SELLER_ID) or wf.id.removeprefix(SELLER_PREFIX),
+        "seller_id": attrs.get(sa.SELLER_ID) or seller_id_of(wf.id),
         "workflow_id": wf.id,
         "stage": attrs.get(sa.ONBOARDING_STAGE),
         "waiting_on": list(attrs.get(sa.WAITING_ON) or []),
@@ -622,24 +584,26 @@ async def cmd_sellers(ctx: Context, args: argparse.Namespace) -> int:
 async def cmd_arrival(ctx: Context, args: argparse.Namespace) -> int:
     client = await ctx.client()
     arrived_at = args.arrived_at or datetime.now(UTC).isoformat()
-    handle, created = await starters.record_arrival(
-        client,
-        task_queue=ctx.settings.temporal_task_queue,
-        shipment_id=args.shipment_id,
-        seller_id=args.seller_id,
-        arrived_at=arrived_at,
-        origin=args.origin,
-    )
+    fields = {
+        "shipment_id": args.shipment_id,
+        "seller_id": args.seller_id,
+        "arrived_at": arrived_at,
+        "origin": args.origin,
+    }
+    arrival = parse_strict(Arrival, {k: v for k, v in fields.items() if v is not None}, "arrival")
+    check_arrival_time(arrival.arrived_at, datetime.now(UTC))
+    started = await holds.record_arrival(client, arrival, task_queue=ctx.settings.temporal_task_queue)
+    handle, created = started.handle, started.created
     if created:
         ctx.line(f"recorded: workflow {handle.id}")
     else:
         ctx.line(f"already recorded (kept the existing hold): {handle.id}")
-    ctx.show(render_parcel, await starters.parcel_status(client, args.shipment_id))
+    ctx.show(render_parcel, await holds.hold_status(client, args.shipment_id))
     return EXIT_OK
 
 
 async def cmd_parcel(ctx: Context, args: argparse.Namespace) -> int:
-    st = await starters.parcel_status(await ctx.client(), args.shipment_id)
+    st = await holds.hold_status(await ctx.client(), args.shipment_id)
     if args.json:
         ctx.line(st.model_dump_json())
     else:
@@ -647,25 +611,10 @@ async def cmd_parcel(ctx: Context, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def rfc3339(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def due_cutoff(calendar: BusinessCalendar, now: datetime, business_days: int) -> tuple[date, datetime]:
     """The last due date within ``business_days`` business days of today, and when it ends."""
     last_day = calendar.add_business_days(calendar.local_date(now), business_days)
     return last_day, calendar.end_of_day(last_day)
-
-
-def parcels_query(*, seller: str | None = None, due_by: datetime | None = None) -> str:
-    clauses = ["WorkflowType = 'ReturnHold'", "ExecutionStatus = 'Running'", "ReturnState = 'held'"]
-    if seller is not None:
-        clauses.append(f"SellerId = {_quoted(seller, _is_id)}")
-    if due_by is not None:
-        # One second of slack: the dev server's SQLite visibility misses a datetime exactly equal
-        # to the bound, and every deadline is a midnight. The caller filters exactly.
-        clauses.append(f"DisposalDueAt <= '{rfc3339(due_by + timedelta(seconds=1))}'")
-    return " AND ".join(clauses)
 
 
 def _due_at(wf: WorkflowExecution) -> datetime | None:
@@ -688,7 +637,7 @@ def _parcel_row(wf: WorkflowExecution, calendar: BusinessCalendar, now: datetime
         with contextlib.suppress(ValueError):  # a date beyond the loaded calendar years
             left = calendar.business_days_between(calendar.local_date(now), due_on)
     return {
-        "shipment_id": wf.id.removeprefix(HOLD_PREFIX),
+        "shipment_id": shipment_id_of(wf.id),
         "seller_id": attrs.get(sa.SELLER_ID),
         "workflow_id": wf.id,
         "disposal_due_at": due_at.isoformat() if due_at else None,
@@ -734,18 +683,6 @@ async def cmd_parcels(ctx: Context, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-@contextlib.asynccontextmanager
-async def _closing_parcel(client: Client, shipment_id: str) -> AsyncIterator[None]:
-    """An update that raced the parcel's outcome: say what became of it, as the validator would."""
-    try:
-        yield
-    except RPCError as err:
-        if "aborted by closing workflow" not in err.message:
-            raise
-        st = await starters.parcel_status(client, shipment_id)
-        raise NotAllowedNow(f"the parcel is no longer held: it was {st.closing or st.state}") from None
-
-
 async def cmd_decide(ctx: Context, args: argparse.Namespace) -> int:
     decision: dict[str, Any] = {"action": args.action}
     if args.action == "forward":
@@ -759,10 +696,9 @@ async def cmd_decide(ctx: Context, args: argparse.Namespace) -> int:
             "country": "US",
         }
         decision["us_address"] = {k: v for k, v in address.items() if v is not None}
-        parse_strict(ForwardDecision, decision, "forward decision")
+    parsed = parse_with(TypeAdapter(Decision), decision, "decision")
     client = await ctx.client()
-    async with _closing_parcel(client, args.shipment_id):
-        st = await starters.decide(client, args.shipment_id, decision)
+    st = await holds.decide(client, args.shipment_id, parsed)
     ctx.line(f"{args.action}: parcel {args.shipment_id} is now {st.closing or st.state}")
     ctx.show(render_parcel, st)
     return EXIT_OK
@@ -772,9 +708,7 @@ async def cmd_extend(ctx: Context, args: argparse.Namespace) -> int:
     request = parse_strict(
         ExtendHold, {"business_days": args.business_days, "reason": args.reason}, "extension"
     )
-    st = await starters.extend_hold(
-        await ctx.client(), args.shipment_id, request.business_days, request.reason
-    )
+    st = await holds.extend_hold(await ctx.client(), args.shipment_id, request)
     ctx.line(f"extended parcel {args.shipment_id} by {request.business_days} business days")
     ctx.show(render_parcel, st)
     return EXIT_OK
@@ -849,25 +783,8 @@ def _from_application_error(err: ApplicationError) -> CliError:
     return CliError(err.message or str(err), _EXIT_BY_TYPE.get(err.type or "", EXIT_ERROR))
 
 
-def _from_rpc_error(err: RPCError, args: argparse.Namespace) -> CliError:
-    subject = getattr(args, "subject", None)
-    if "aborted by closing workflow" in err.message:
-        return CliError(
-            "the workflow closed or continued as new while handling the request; run the command again "
-            f"({err.message})"
-        )
-    if "already completed" in err.message and subject is not None:
-        return CliError(f"{_subject_ended(args)} ({err.message})", EXIT_NOT_ALLOWED)
-    if err.status == RPCStatusCode.NOT_FOUND or "not found" in err.message.lower():
-        what = subject(args) if subject is not None else "not found"
-        return CliError(f"{what}: {err.message}", EXIT_NOT_FOUND)
-    return CliError(f"Temporal refused the request: {err.message}", EXIT_ERROR)
-
-
-def _subject_ended(args: argparse.Namespace) -> str:
-    if getattr(args, "shipment_id", None):
-        return f"the hold of parcel '{args.shipment_id}' has ended"
-    return f"the onboarding workflow of seller '{args.seller_id}' is no longer running"
+def _from_gateway_error(err: GatewayError) -> CliError:
+    return CliError(err.message, EXIT_NOT_FOUND if isinstance(err, NotFound) else EXIT_ERROR)
 
 
 async def _dispatch(ctx: Context, args: argparse.Namespace) -> int:
@@ -912,17 +829,10 @@ async def run(
         ctx = Context(settings=settings, out=out, err=err, _client=client)
         try:
             return await _dispatch(ctx, args)
-        except WorkflowUpdateFailedError as exc:
-            cause = exc.cause
-            if isinstance(cause, ApplicationError):
-                raise _from_application_error(cause) from None
-            raise CliError(f"the update failed: {cause or exc}") from None
-        except ApplicationError as exc:  # InvalidInput/NotAllowedNow raised before calling Temporal
+        except ApplicationError as exc:  # InvalidInput / NotAllowedNow
             raise _from_application_error(exc) from None
-        except RPCError as exc:
-            raise _from_rpc_error(exc, args) from None
-        except WorkflowQueryFailedError as exc:
-            raise CliError(f"the query failed: {exc.message}") from None
+        except GatewayError as exc:
+            raise _from_gateway_error(exc) from None
     except CliError as exc:
         err.write(f"error: {_one_line(exc.message)}\n")
         return exc.code

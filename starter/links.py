@@ -10,7 +10,7 @@ import hashlib
 import hmac
 from urllib.parse import quote
 
-from domain.settings import Settings
+from config.settings import Settings
 
 
 def checklist_key(settings: Settings) -> bytes:

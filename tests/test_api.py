@@ -26,14 +26,14 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
+from config.settings import Settings
 from domain.events import SENDERS
-from domain.settings import Settings
+from domain.workflow_ids import hold_workflow_id, seller_workflow_id
 from starter.api import ApiConfigError, _RedactTokens, create_app, openapi_document
-from starter.client import hold_workflow_id, seller_workflow_id
 from starter.links import checklist_key, mint_checklist_token
 from starter.webhooks import sign
+from testing.probes import wait_for
 from tests.conftest import Stack, new_id
-from tests.test_onboarding_workflow import wait_for
 from tests.test_return_hold_workflow import ADDRESS
 
 TOKEN = "test-api-token-0123456789"

@@ -11,9 +11,10 @@ from typing import Any
 import pytest
 
 from domain.steps import Step
+from domain.workflow_ids import seller_workflow_id
+from gateway.onboarding import seller_status
 from starter.bulk_import import ImportFileError, TokenBucket, read_file, read_rows
 from starter.cli import run
-from starter.client import seller_status, seller_workflow_id
 from tests.conftest import Stack, new_id
 
 SAMPLE = Path(__file__).parent / "data" / "sellers_sample.csv"

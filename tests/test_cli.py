@@ -15,12 +15,15 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from stdnum.ca import bn as stdnum_bn
 
+from config.settings import Settings
 from domain.onboarding import OnboardingStatus
 from domain.payloads import HoldStatus
-from domain.settings import Settings
 from domain.steps import Step
-from starter.cli import parcels_query, run, sellers_query
-from starter.client import hold_workflow_id, parcel_status, seller_status, seller_workflow_id
+from domain.visibility import parcels_query, sellers_query
+from domain.workflow_ids import hold_workflow_id, seller_workflow_id
+from gateway.holds import hold_status as parcel_status
+from gateway.onboarding import seller_status
+from starter.cli import run
 from starter.links import checklist_key, verify_checklist_token
 from tests.conftest import Stack, new_id
 
@@ -235,7 +238,9 @@ async def test_help_goes_to_out_and_exits_0(dev_stack: Stack) -> None:
 
 async def test_unknown_seller_or_parcel_exits_4(dev_stack: Stack) -> None:
     ghost = new_id("ghost")
-    assert_one_error_line(await cli(dev_stack, "status", ghost), 4, f"seller '{ghost}' is not signed up")
+    assert_one_error_line(
+        await cli(dev_stack, "status", ghost), 4, f"no seller '{ghost}': they have not signed up"
+    )
     assert_one_error_line(await cli(dev_stack, "event", ghost, "carm_registered"), 4, "not signed up")
     assert_one_error_line(await cli(dev_stack, "parcel", ghost), 4, f"no returned parcel '{ghost}'")
     assert_one_error_line(await cli(dev_stack, "decide", ghost, "dispose"), 4, "no returned parcel")
@@ -248,7 +253,7 @@ async def test_an_event_for_a_seller_whose_workflow_ended_exits_3(dev_stack: Sta
     seller = await signed_up(dev_stack)
     await dev_stack.client.get_workflow_handle(seller_workflow_id(seller)).terminate(reason="test")
     result = await cli(dev_stack, "event", seller, "carm_registered")
-    assert_one_error_line(result, 3, "no longer running")
+    assert_one_error_line(result, 3, "is no longer onboarding")
 
 
 # --- status ----------------------------------------------------------------------------------

@@ -14,7 +14,7 @@ import pytest
 from temporalio import workflow
 from temporalio.api.common.v1 import Payload
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import Client, WorkflowFailureError, WorkflowHistory, WorkflowUpdateFailedError
+from temporalio.client import Client, WorkflowFailureError, WorkflowHistory
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 from temporalio.exceptions import ApplicationError
@@ -22,11 +22,16 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 import domain.search_attributes as sa
-import starter.client as starters
+import gateway.onboarding as sellers
 from codec.aes import ENCODING, KEY_ID_METADATA, CodecError, CodecKeyError, EncryptionCodec, parse_keys
-from domain.settings import Settings
-from tests.conftest import binary, make_settings, new_id
-from worker import build_worker, data_converter
+from config.settings import Settings
+from domain.errors import InvalidInput
+from domain.payloads import SignUp
+from domain.workflow_ids import seller_workflow_id
+from gateway.connection import data_converter
+from testing.servers import binary
+from testing.stack import make_settings, new_id
+from worker import build_worker
 
 KEY_A = bytes(range(32))
 KEY_B = bytes(range(100, 132))
@@ -237,9 +242,10 @@ async def test_personal_data_is_not_readable_in_the_stored_history(
 ) -> None:
     client, task_queue = encrypted_env.client, encrypted_stack.temporal_task_queue
     seller = new_id("enc")
-    handle, started = await starters.sign_up(client, task_queue=task_queue, seller_id=seller, email=EMAIL)
-    assert started
-    status = await starters.apply_event(
+    started = await sellers.sign_up(client, SignUp(seller_id=seller, email=EMAIL), task_queue=task_queue)
+    handle = started.handle
+    assert started.created
+    status = await sellers.apply_event(
         client, seller, {"type": "business_number_provided", "business_number": BN}
     )
     assert "business_number" in status.completed_steps
@@ -258,9 +264,9 @@ async def test_personal_data_is_not_readable_in_the_stored_history(
     assert b"CARM onboarding of seller" not in history
 
     # The service, with the key, still reads everything; a client without it cannot.
-    assert (await starters.seller_status(client, seller)).stage == "importer_account"
+    assert (await sellers.seller_status(client, seller)).stage == "importer_account"
     with pytest.raises(KeyError, match="Unknown payload encoding binary/encrypted"):
-        await starters.seller_status(plain_client, seller)
+        await sellers.seller_status(plain_client, seller)
     await handle.terminate("test finished")
 
 
@@ -271,10 +277,14 @@ async def test_histories_written_before_the_key_was_set_still_read(
     # A sign-up from a client without the key: its input is stored in plain text, and the
     # worker (with the key) still runs it; the control for the check above.
     seller = new_id("plain")
-    handle, _ = await starters.sign_up(
-        plain_client, task_queue=encrypted_stack.temporal_task_queue, seller_id=seller, email=EMAIL
-    )
-    status = await starters.apply_event(
+    handle = (
+        await sellers.sign_up(
+            plain_client,
+            SignUp(seller_id=seller, email=EMAIL),
+            task_queue=encrypted_stack.temporal_task_queue,
+        )
+    ).handle
+    status = await sellers.apply_event(
         encrypted_env.client, seller, {"type": "business_number_provided", "business_number": BN}
     )
     assert "business_number" in status.completed_steps
@@ -291,7 +301,7 @@ async def test_a_failed_workflow_keeps_its_failure_message_encrypted(
     handle = await encrypted_env.client.start_workflow(
         "SellerOnboarding",
         {"seller_id": seller, "email": bad},
-        id=starters.seller_workflow_id(seller),
+        id=seller_workflow_id(seller),
         task_queue=encrypted_stack.temporal_task_queue,
     )
     with pytest.raises(WorkflowFailureError) as err:
@@ -315,25 +325,25 @@ async def test_an_update_rejection_naming_the_business_number_is_encrypted_on_th
     encrypted_env: WorkflowEnvironment, encrypted_stack: Settings, plain_client: Client
 ) -> None:
     seller = new_id("rej")
-    handle, _ = await starters.sign_up(
-        encrypted_env.client, task_queue=encrypted_stack.temporal_task_queue, seller_id=seller, email=EMAIL
-    )
+    handle = (
+        await sellers.sign_up(
+            encrypted_env.client,
+            SignUp(seller_id=seller, email=EMAIL),
+            task_queue=encrypted_stack.temporal_task_queue,
+        )
+    ).handle
     wrong = "123456789"  # wrong check digit: the rejection names the number
-    with pytest.raises(WorkflowUpdateFailedError) as err:
-        await starters.apply_event(
+    with pytest.raises(InvalidInput) as err:
+        await sellers.apply_event(
             encrypted_env.client, seller, {"type": "business_number_provided", "business_number": wrong}
         )
-    cause = err.value.cause
-    assert isinstance(cause, ApplicationError) and cause.type == "InvalidInput"
-    assert wrong in cause.message  # the service, with the key, reads the reason
+    assert wrong in err.value.message  # the service, with the key, reads the reason
     # A client without the key gets the rejection, but not its text.
-    with pytest.raises(WorkflowUpdateFailedError) as plain_err:
-        await starters.apply_event(
+    with pytest.raises(InvalidInput) as plain_err:
+        await sellers.apply_event(
             plain_client, seller, {"type": "business_number_provided", "business_number": wrong}
         )
-    plain_cause = plain_err.value.cause
-    assert isinstance(plain_cause, ApplicationError)
-    assert plain_cause.message == "Encoded failure" and wrong not in str(plain_cause)
+    assert plain_err.value.message == "Encoded failure" and wrong not in str(plain_err.value)
     assert wrong.encode() not in stored(await raw_history(plain_client, handle.id))
     await handle.terminate("test finished")
 

@@ -21,7 +21,7 @@ from temporalio.api.common.v1 import Payload
 
 from codec.aes import ENCODING, EncryptionCodec
 from codec.server import AccessCheck, ConfigError, app_from_settings, create_app
-from domain.settings import Settings
+from config.settings import Settings
 from scripts.devstack import BANNER_TITLE, StackConfig, StackError, server_command
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -7,8 +7,9 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 from domain.onboarding import OnboardingStatus
-from tests.conftest import Stack, make_settings, new_id
-from tests.test_onboarding_workflow import FULL_JOURNEY, send, wait_for
+from testing.journeys import FULL_JOURNEY
+from testing.probes import send, wait_for
+from testing.stack import Stack, make_settings, new_id
 from worker import build_worker
 
 
@@ -58,7 +59,7 @@ async def test_state_survives_continue_as_new(dev_env: WorkflowEnvironment, tmp_
         for event in FULL_JOURNEY[5:]:
             await send(handle, event)
         result = await parcel.result()
-        assert result["outcome"] == "released"
+        assert result.outcome == "released"
 
         # Notification keys never repeat across runs: the receiving end saw no duplicate.
         keys = [n["idempotency_key"] for n in stack.outbox.notifications()]

@@ -14,6 +14,7 @@ from activities.adapters.rendering import TemplateError, TemplateRenderer
 from activities.adapters.smtp import SmtpNotifier
 from activities.deliveries import DeliveryActivities
 from activities.factory import build_delivery_activities
+from config.settings import Settings
 from domain.deliveries import (
     BrokerAffinityRequest,
     BrokerHandoff,
@@ -21,7 +22,6 @@ from domain.deliveries import (
     Notification,
     WarehouseInstruction,
 )
-from domain.settings import Settings
 
 PARAMS = {"shipment_id": "SHIP-1", "business_name": "Maple Goods", "due_on": "2026-01-13"}
 

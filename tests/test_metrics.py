@@ -8,9 +8,11 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from tests.conftest import Stack, make_settings, new_id
-from tests.test_onboarding_workflow import FULL_JOURNEY, send, wait_for
-from worker import build_worker, runtime_for
+from gateway.connection import runtime_for
+from testing.journeys import FULL_JOURNEY
+from testing.probes import send, wait_for
+from testing.stack import Stack, make_settings, new_id
+from worker import build_worker
 
 
 def free_port() -> int:

@@ -1,73 +1,27 @@
 """SellerOnboarding on the real dev server: the journey, rejections, idempotency, search attributes."""
 
 import asyncio
-from typing import Any
 
 import pytest
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import WorkflowFailureError, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import WorkflowFailureError
 from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 
+import gateway.onboarding as sellers
 from domain.onboarding import OnboardingStatus
-from domain.payloads import SellerOnboardingInput
-from starter.client import sign_up
+from domain.payloads import SellerOnboardingInput, SignUp
+from testing.journeys import BN, FULL_JOURNEY
+from testing.probes import history_length, rejection, send, settled, wait_for
 from tests.conftest import Stack, new_id
-
-BN = "123456782"
-FULL_JOURNEY = [
-    {"type": "business_number_provided", "business_number": "123 456 782"},
-    {"type": "importer_account_provided", "program_account": "RM0001"},
-    {"type": "carm_registered"},
-    {"type": "poa_submitted"},
-    {"type": "rpp_enrolled"},
-    {"type": "doa_requested"},
-    {"type": "doa_accepted"},
-    {"type": "poa_approved"},
-    {"type": "program_access_granted"},
-]
-
-
-async def send(handle: WorkflowHandle[Any, Any], event: dict[str, Any]) -> OnboardingStatus:
-    return await handle.execute_update("apply_event", event, result_type=OnboardingStatus)
-
-
-async def rejection(handle: WorkflowHandle[Any, Any], event: dict[str, Any]) -> ApplicationError:
-    with pytest.raises(WorkflowUpdateFailedError) as info:
-        await send(handle, event)
-    cause = info.value.cause
-    assert isinstance(cause, ApplicationError)
-    return cause
-
-
-async def history_length(handle: WorkflowHandle[Any, Any]) -> int:
-    return len((await handle.fetch_history()).events)
-
-
-async def settled(handle: WorkflowHandle[Any, Any]) -> int:
-    """History length once the workflow is idle: no pending activity, no growth."""
-    last = -1
-    async with asyncio.timeout(20):
-        while True:
-            desc = await handle.describe()
-            length = await history_length(handle)
-            if not desc.raw_description.pending_activities and length == last:
-                return length
-            last = length
-            await asyncio.sleep(0.3)
-
-
-async def wait_for(predicate: Any, seconds: float = 10.0) -> None:
-    async with asyncio.timeout(seconds):
-        while not await predicate():
-            await asyncio.sleep(0.1)
 
 
 async def test_full_journey_clears_the_seller_and_hands_off_to_the_broker(dev_stack: Stack) -> None:
     seller = new_id("s")
-    handle, created = await sign_up(
-        dev_stack.client, seller_id=seller, email="owner@example.com", task_queue=dev_stack.task_queue
+    started = await sellers.sign_up(
+        dev_stack.client, SignUp(seller_id=seller, email="owner@example.com"), task_queue=dev_stack.task_queue
     )
+    handle, created = started.handle, started.created
     dev_stack.started.append(handle)
     assert created
     status = await handle.query("status", result_type=OnboardingStatus)
@@ -139,14 +93,16 @@ async def test_event_id_makes_redelivery_harmless(dev_stack: Stack) -> None:
 
 async def test_second_sign_up_keeps_the_running_workflow(dev_stack: Stack) -> None:
     seller = new_id("s")
-    first, created = await sign_up(
-        dev_stack.client, seller_id=seller, email="o@example.com", task_queue=dev_stack.task_queue
+    started = await sellers.sign_up(
+        dev_stack.client, SignUp(seller_id=seller, email="o@example.com"), task_queue=dev_stack.task_queue
     )
+    first, created = started.handle, started.created
     dev_stack.started.append(first)
     await send(first, {"type": "business_number_provided", "business_number": BN})
-    second, created_again = await sign_up(
-        dev_stack.client, seller_id=seller, email="other@example.com", task_queue=dev_stack.task_queue
+    again = await sellers.sign_up(
+        dev_stack.client, SignUp(seller_id=seller, email="other@example.com"), task_queue=dev_stack.task_queue
     )
+    second, created_again = again.handle, again.created
     assert created and not created_again
     assert (await second.describe()).run_id == first.result_run_id
     status = await second.query("status", result_type=OnboardingStatus)

@@ -7,11 +7,13 @@ import pytest
 from temporalio.client import WorkflowFailureError, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
 
+import gateway.holds as holds
 from domain.errors import NotAllowedNow
-from domain.payloads import HoldResult, HoldStatus
-from starter.client import decide, record_arrival
+from domain.payloads import Arrival, DisposeDecision, HoldResult, HoldStatus
+from domain.workflow_ids import shipment_id_of
+from testing.journeys import FULL_JOURNEY
+from testing.probes import send, wait_for
 from tests.conftest import Stack, new_id
-from tests.test_onboarding_workflow import FULL_JOURNEY, send, wait_for
 
 ADDRESS = {
     "name": "Jane Seller",
@@ -133,7 +135,7 @@ async def test_decisions_on_a_finished_parcel_are_refused(dev_stack: Stack) -> N
     parcel = await arrive(dev_stack, seller)
     await result(parcel)
     with pytest.raises(NotAllowedNow) as info:
-        await decide(dev_stack.client, parcel.id.removeprefix("return-hold-"), {"action": "dispose"})
+        await holds.decide(dev_stack.client, shipment_id_of(parcel.id), DisposeDecision(action="dispose"))
     assert "no longer held: it was released" in info.value.message
 
 
@@ -248,15 +250,16 @@ async def test_legacy_poa_parcels_are_released_until_the_broker_asks_for_registr
 async def test_second_arrival_of_the_same_parcel_keeps_the_running_hold(dev_stack: Stack) -> None:
     seller, _ = await new_seller(dev_stack)
     parcel = await arrive(dev_stack, seller)
-    again, created = await record_arrival(
-        dev_stack.client,
-        task_queue=dev_stack.task_queue,
-        shipment_id=parcel.id.removeprefix("return-hold-"),
-        seller_id=seller,
-        arrived_at="2026-01-05T10:00:00-05:00",
+    arrival = Arrival.model_validate(
+        {
+            "shipment_id": shipment_id_of(parcel.id),
+            "seller_id": seller,
+            "arrived_at": "2026-01-05T10:00:00-05:00",
+        }
     )
-    assert not created
-    assert (await again.describe()).run_id == (await parcel.describe()).run_id
+    again = await holds.record_arrival(dev_stack.client, arrival, task_queue=dev_stack.task_queue)
+    assert not again.created
+    assert (await again.handle.describe()).run_id == (await parcel.describe()).run_id
     await parcel.execute_update("decide", {"action": "dispose"}, result_type=HoldStatus)
 
 

@@ -5,7 +5,8 @@ from datetime import date, datetime, time, timedelta
 import pytest
 from pydantic import ValidationError
 
-from domain.settings import ReminderSchedule, Settings, WorkflowSettings
+from config.settings import Settings
+from domain.settings import ReminderSchedule, WorkflowSettings
 from domain.steps import Step
 
 WITHOUT_RPP = [step for step in Step if step is not Step.rpp_enrollment]

@@ -11,11 +11,12 @@ from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 import domain.search_attributes as sa
+from config.settings import Settings
 from domain.onboarding import OnboardingStatus
 from domain.payloads import HoldResult, HoldStatus
-from domain.settings import Settings
+from testing.journeys import FULL_JOURNEY
+from testing.probes import send
 from tests.conftest import Stack, new_id
-from tests.test_onboarding_workflow import FULL_JOURNEY, send
 
 
 async def server_now(env: WorkflowEnvironment) -> datetime:

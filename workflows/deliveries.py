@@ -5,6 +5,7 @@ deadline) and are drained before a run continues as new or completes, so none is
 """
 
 import asyncio
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -12,6 +13,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
+    from activities.deliveries import DeliveryActivities
     from domain.deliveries import Audience, DeliveryReceipt, Notification
 
 # Transient failures (server down, 5xx) are retried for as long as it takes; permanent ones are
@@ -31,11 +33,10 @@ class Deliveries:
     def __init__(self) -> None:
         self._in_flight: list[asyncio.Task[Any]] = []
 
-    def start(self, activity: str, arg: Any, *, summary: str) -> asyncio.Task[Any]:
-        handle = workflow.start_activity(
+    def start(self, activity: Callable[..., Any], arg: Any, *, summary: str) -> asyncio.Task[DeliveryReceipt]:
+        handle: asyncio.Task[DeliveryReceipt] = workflow.start_activity_method(
             activity,
             arg,
-            result_type=DeliveryReceipt,
             start_to_close_timeout=DELIVERY_TIMEOUT,
             retry_policy=DELIVERY_RETRY,
             summary=summary,
@@ -63,7 +64,7 @@ class Deliveries:
             seller_id=seller_id,
             shipment_id=shipment_id,
         )
-        self.start("send_notification", note, summary=f"{template} to {audience}")
+        self.start(DeliveryActivities.send_notification, note, summary=f"{template} to {audience}")
 
     @property
     def idle(self) -> bool:

@@ -1,40 +1,47 @@
 """SellerOnboarding: one workflow per seller, for as long as they are a seller.
 
-Orchestration only: the rules are in :mod:`domain.onboarding` (pure, tested on their own); this
-workflow applies events to them, keeps time (reminders, escalation, the CARM login and yearly
-RPP reminders), sends the resulting messages and broker handoffs through activities, tells the
-seller's held parcels when to go, and keeps the search attributes and Web UI details current.
+Orchestration only: the rules are in :mod:`domain.onboarding` and the due times in
+:mod:`domain.schedule` (pure, tested on their own); this workflow applies events to them, keeps
+time, sends the resulting messages and broker handoffs through activities, tells the seller's held
+parcels when to go, and keeps the search attributes and Web UI details current.
 
 Why an update and not a signal for events: the sender must learn at once whether the event was
 accepted (a bad business number, an event that does not fit the step), and a rejected update
-leaves no trace in history. The update handler is synchronous — it changes state with no
-``await`` — so a validator running concurrently never sees a half-applied event; everything
-that takes time (activities, signals to parcels) happens in the main loop.
+leaves no trace in history.
+
+Why handlers only change state: an update or signal can be handled in the same workflow task as
+the run's start-up, or as a timer; every command (an activity, a signal, a search-attribute
+upsert) is issued from the main loop, in one order whatever the handlers did, so replay always
+meets the commands it recorded.
 
 Versioning: see docs/versioning.md. Any change to the commands this file issues goes behind
 ``workflow.patched`` and the replay tests over tests/histories/ must still pass.
 """
 
 import asyncio
-import contextlib
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ValidationError
 from temporalio import workflow
 from temporalio.common import SearchAttributeKey
 from temporalio.exceptions import ApplicationError
 
+import workflows.return_hold as holds
+
 with workflow.unsafe.imports_passed_through():
     import domain.onboarding as rules
+    import domain.schedule as schedule
     import domain.search_attributes as sa
-    from domain.deliveries import BrokerAffinityRequest, BrokerHandoff
+    from activities.deliveries import DeliveryActivities
+    from activities.directory import DirectoryActivities
+    from activities.settings import SettingsActivities
+    from domain.deliveries import Audience, BrokerAffinityRequest, BrokerHandoff
     from domain.errors import InvalidInput, NotAllowedNow
     from domain.events import EventEnvelope
     from domain.guidance import describe_action
     from domain.payloads import (
         FindHeldParcels,
-        HeldParcels,
         HoldLink,
         SellerDisposition,
         SellerOnboardingInput,
@@ -43,46 +50,16 @@ with workflow.unsafe.imports_passed_through():
         SnapshotRequest,
     )
     from domain.settings import ReminderSchedule, WorkflowSettings
+    from domain.state import OnboardingMemory
     from domain.steps import Party, Step
     from domain.validation import parse_strict
+    from domain.workflow_ids import hold_workflow_id
     from workflows.deliveries import Deliveries
     from workflows.metrics import count
+    from workflows.timer import UpdatableTimer
 
-
-# Versioning (docs/versioning.md): from this patch on, handlers issue no commands before run()
-# has started (see ``_started``); older histories keep the old order.
-QUIET_START_PATCH = "no-commands-from-handlers-before-start"
-
-
-class WaitClock(BaseModel):
-    """How long one party has been waited on for the same set of actions."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    since: datetime
-    actions: list[str]
-    reminders_sent: int = 0
-    escalated: bool = False
-
-
-class OnboardingMemory(BaseModel):
-    """All state of a seller's workflow: carried whole across continue-as-new."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    record: rules.SellerRecord
-    profile: SellerProfile
-    notices: int = 0
-    affinity_requests: int = 0
-    clocks: dict[str, WaitClock] = Field(default_factory=dict)
-    announced: list[str] = Field(default_factory=list)
-    """Seller action codes already announced, so each new step is announced once."""
-    held_shipments: list[str] = Field(default_factory=list)
-    last_login_at: datetime | None = None
-    login_reminders_sent: int = 0
-    login_overdue_alerted: bool = False
-    rpp_review_reminded_year: int | None = None
-    run: int = 1
+# A seller with hundreds of held parcels is released in batches of this many signals.
+PARCEL_SIGNAL_BATCH = 100
 
 
 def _memory_from_input(data: SellerOnboardingInput) -> OnboardingMemory:
@@ -120,14 +97,11 @@ class SellerOnboarding:
         self._settings: WorkflowSettings | None = None
         self._effects: list[rules.Effects] = []
         self._tell_parcels: list[str] = []
+        self._changed = False
+        """Something handlers changed must be published (search attributes, details)."""
         self._deliveries = Deliveries()
+        self._timer = UpdatableTimer("next reminder or check")
         self._published: dict[str, Any] = {}
-        # Until the run has its settings and has looked for held parcels, handlers change state
-        # only: an update that arrives while the settings' local activity runs is handled after
-        # it on replay (its marker resolves at once), so any command it issued would come out in
-        # another order and break replay. run() publishes and announces once it is started.
-        self._started = False
-        self._quiet_start = workflow.patched(QUIET_START_PATCH)
         self._checked: (
             tuple[rules.SellerRecord, dict[str, Any], tuple[rules.SellerRecord, rules.Effects]] | None
         ) = None
@@ -138,10 +112,9 @@ class SellerOnboarding:
     async def run(self, data: SellerOnboardingInput) -> rules.OnboardingStatus:
         if self._invalid is not None:
             raise self._invalid
-        self._settings = await workflow.execute_local_activity(
-            "snapshot_settings",
+        self._settings = await workflow.execute_local_activity_method(
+            SettingsActivities.snapshot_settings,
             SnapshotRequest(today=workflow.now().date().isoformat()),
-            result_type=WorkflowSettings,
             start_to_close_timeout=timedelta(seconds=30),
         )
         before = self._m.record
@@ -150,28 +123,23 @@ class SellerOnboarding:
             self._effects.append(self._lifecycle_change(before, self._m.record))
         if data.carried is None:
             await self._first_run()
-        self._started = True
-        self._after_change()
+        self._changed = True
 
         while True:
             await self._work_through_queues()
             if self._should_continue_as_new():
                 break
-            wake_at = self._next_wakeup()
-            timeout = None if wake_at is None else max(wake_at - workflow.now(), timedelta(seconds=1))
-            with contextlib.suppress(TimeoutError):
-                await workflow.wait_condition(
-                    lambda: bool(self._effects or self._tell_parcels), timeout=timeout
-                )
-            self._fire_due_timers()
+            if await self._timer.sleep(self._next_wakeup(), self._has_work):
+                self._fire_due_timers()
 
         # Let running update handlers finish and every delivery land before handing over; an
         # event accepted meanwhile is acted on here, not lost between runs.
+        self._timer.cancel()
         while True:
             await workflow.wait_condition(workflow.all_handlers_finished)
             await self._work_through_queues()
             await self._deliveries.drain()
-            if not (self._effects or self._tell_parcels):
+            if not self._has_work():
                 break
         workflow.continue_as_new(
             SellerOnboardingInput(seller_id=self._m.record.seller_id, carried=self._m.model_dump(mode="json"))
@@ -182,19 +150,21 @@ class SellerOnboarding:
         if record.lifecycle == "cleared":
             self._m.last_login_at = workflow.now()
         # Parcels that arrived before the seller signed up could not reach this workflow.
-        found = await workflow.execute_activity(
-            "find_held_parcels",
+        found = await workflow.execute_activity_method(
+            DirectoryActivities.find_held_parcels,
             FindHeldParcels(seller_id=record.seller_id),
-            result_type=HeldParcels,
             start_to_close_timeout=timedelta(seconds=30),
         )
         for shipment_id in found.shipment_ids:
             self._track_parcel(shipment_id)
 
+    def _has_work(self) -> bool:
+        return bool(self._effects or self._tell_parcels or self._changed)
+
     def _should_continue_as_new(self) -> bool:
         info = workflow.info()
         assert self._settings is not None
-        if self._effects or self._tell_parcels:
+        if self._has_work():
             return False
         return (
             info.is_continue_as_new_suggested()
@@ -204,17 +174,19 @@ class SellerOnboarding:
         )
 
     async def _work_through_queues(self) -> None:
-        while self._effects or self._tell_parcels:
+        while self._has_work():
             effects, self._effects = self._effects, []
             for effect in effects:
                 self._act_on(effect)
             await self._tell_parcels_now()
-            self._after_change()
+            self._changed = False
+            self._announce_new_steps()
+            self._publish()
         self._deliveries.reap()
 
     # --- messages --------------------------------------------------------------------------
 
-    @workflow.update(name="apply_event")
+    @workflow.update
     def apply_event(self, event: EventEnvelope) -> rules.OnboardingStatus:
         """Apply one event of the contract; returns the new status."""
         checked, self._checked = self._checked, None
@@ -226,7 +198,7 @@ class SellerOnboarding:
         if not effects.duplicate:
             self._m.record = record
             self._effects.append(effects)
-            self._after_change()
+            self._restart_clocks()
         return self.status()
 
     @apply_event.validator
@@ -237,7 +209,7 @@ class SellerOnboarding:
         # next in the same activation: building the machine is most of an event's CPU cost.
         self._checked = (self._m.record, event.fields(), rules.apply(self._m.record, event))
 
-    @workflow.query(name="status")
+    @workflow.query
     def status(self) -> rules.OnboardingStatus:
         clocks = [c.since for c in self._m.clocks.values()]
         return rules.status(
@@ -247,16 +219,31 @@ class SellerOnboarding:
             waiting_since=min(clocks) if clocks else None,
         )
 
-    @workflow.signal(name="hold_opened")
+    @workflow.query
+    def disposition(self) -> SellerDisposition:
+        """What to do with this seller's parcels now (asked by a parcel when it arrives)."""
+        record = self._m.record
+        opted_out = record.lifecycle == "opted_out"
+        return SellerDisposition(
+            seller_id=record.seller_id,
+            cleared_for_returns=record.cleared_for_returns,
+            return_method=record.return_method if opted_out else None,
+            us_address=record.us_address if opted_out else None,
+            email=self._m.profile.email,
+            business_name=self._m.profile.business_name,
+        )
+
+    @workflow.signal
     def hold_opened(self, link: HoldLink) -> None:
         """A parcel of this seller arrived: tell it at once what to do with it."""
         self._track_parcel(link.shipment_id)
 
-    @workflow.signal(name="hold_closed")
+    @workflow.signal
     def hold_closed(self, link: HoldLink) -> None:
+        """A parcel of this seller ended otherwise than by this workflow's word (decision, deadline)."""
         if link.shipment_id in self._m.held_shipments:
             self._m.held_shipments = [s for s in self._m.held_shipments if s != link.shipment_id]
-            self._after_change()
+            self._changed = True
 
     def _track_parcel(self, shipment_id: str) -> None:
         if shipment_id not in self._m.held_shipments:
@@ -275,32 +262,12 @@ class SellerOnboarding:
         )
 
     def _act_on(self, e: rules.Effects) -> None:
-        record, now = self._m.record, workflow.now()
+        now = workflow.now()
         if e.broker_handoff:
             self._m.last_login_at = now  # registering in CARM is a login
-            self._deliveries.start(
-                "hand_off_to_broker",
-                BrokerHandoff(
-                    idempotency_key=f"handoff:{record.seller_id}:{record.handoffs}",
-                    seller_id=record.seller_id,
-                    returns_account_number=self._m.profile.returns_account_number,
-                    business_number=record.business_number,
-                    program_account=record.program_account,
-                    handoff_number=record.handoffs,
-                ),
-                summary=f"broker handoff #{record.handoffs}",
-            )
+            self._hand_off_to_broker()
         if e.affinity_requested:
-            self._m.affinity_requests += 1
-            self._deliveries.start(
-                "request_affinity_figures",
-                BrokerAffinityRequest(
-                    idempotency_key=f"affinity:{record.seller_id}:{self._m.affinity_requests}",
-                    seller_id=record.seller_id,
-                    business_number=record.business_number,
-                ),
-                summary="affinity figures request",
-            )
+            self._request_affinity_figures()
         if e.affinity_figures is not None:
             self._notify_seller("affinity_figures", figures=e.affinity_figures)
         if e.poa_denied is not None:
@@ -320,23 +287,38 @@ class SellerOnboarding:
             count("sellers_lost_clearance", "Sellers who lost clearance", cause=e.event_type)
             self._notify_seller("clearance_lost", cause=e.event_type)
         if e.opted_out:
-            self._notify_seller("opted_out", return_method=record.return_method)
+            self._notify_seller("opted_out", return_method=self._m.record.return_method)
         if e.became_cleared or e.opted_out:
             for shipment_id in self._m.held_shipments:
                 if shipment_id not in self._tell_parcels:
                     self._tell_parcels.append(shipment_id)
 
-    @workflow.query(name="disposition")
-    def disposition(self) -> SellerDisposition:
-        """What to do with this seller's parcels now (asked by a parcel when it arrives)."""
+    def _hand_off_to_broker(self) -> None:
         record = self._m.record
-        return SellerDisposition(
-            seller_id=record.seller_id,
-            cleared_for_returns=record.cleared_for_returns,
-            return_method=record.return_method if record.lifecycle == "opted_out" else None,
-            us_address=record.us_address if record.lifecycle == "opted_out" else None,
-            email=self._m.profile.email,
-            business_name=self._m.profile.business_name,
+        self._deliveries.start(
+            DeliveryActivities.hand_off_to_broker,
+            BrokerHandoff(
+                idempotency_key=f"handoff:{record.seller_id}:{record.handoffs}",
+                seller_id=record.seller_id,
+                returns_account_number=self._m.profile.returns_account_number,
+                business_number=record.business_number,
+                program_account=record.program_account,
+                handoff_number=record.handoffs,
+            ),
+            summary=f"broker handoff #{record.handoffs}",
+        )
+
+    def _request_affinity_figures(self) -> None:
+        record = self._m.record
+        self._m.affinity_requests += 1
+        self._deliveries.start(
+            DeliveryActivities.request_affinity_figures,
+            BrokerAffinityRequest(
+                idempotency_key=f"affinity:{record.seller_id}:{self._m.affinity_requests}",
+                seller_id=record.seller_id,
+                business_number=record.business_number,
+            ),
+            summary="affinity figures request",
         )
 
     async def _tell_parcels_now(self) -> None:
@@ -348,15 +330,14 @@ class SellerOnboarding:
         final = disposition.cleared_for_returns or disposition.return_method is not None
 
         async def tell(shipment_id: str) -> None:
-            handle = workflow.get_external_workflow_handle(f"return-hold-{shipment_id}")
+            handle = workflow.get_external_workflow_handle(hold_workflow_id(shipment_id))
             try:
-                await handle.signal("seller_disposition", disposition)
+                await handle.signal(holds.ReturnHold.seller_disposition, disposition)
             except ApplicationError as err:  # the parcel's workflow has already closed
                 workflow.logger.info("parcel %s not told: %s", shipment_id, err)
 
-        # Bounded fan-out: a seller with hundreds of held parcels is released in a few batches.
-        for start in range(0, len(shipment_ids), 100):
-            await asyncio.gather(*(tell(s) for s in shipment_ids[start : start + 100]))
+        for start in range(0, len(shipment_ids), PARCEL_SIGNAL_BATCH):
+            await asyncio.gather(*(tell(s) for s in shipment_ids[start : start + PARCEL_SIGNAL_BATCH]))
         if final:
             told = set(shipment_ids)
             self._m.held_shipments = [s for s in self._m.held_shipments if s not in told]
@@ -364,12 +345,12 @@ class SellerOnboarding:
     def _notify_seller(self, template: str, **params: Any) -> None:
         self._notify("seller", template, **params)
 
-    def _notify(self, audience: str, template: str, **params: Any) -> None:
+    def _notify(self, audience: Audience, template: str, **params: Any) -> None:
         self._m.notices += 1
         record = self._m.record
         self._deliveries.notify(
             key=f"{workflow.info().workflow_id}:notice:{self._m.notices}",
-            audience=audience,  # type: ignore[arg-type]
+            audience=audience,
             template=template,
             to=self._m.profile.email if audience == "seller" else None,
             seller_id=record.seller_id,
@@ -378,40 +359,34 @@ class SellerOnboarding:
             **params,
         )
 
-    # --- keeping time ----------------------------------------------------------------------
+    # --- what others see ---------------------------------------------------------------------
 
-    @property
-    def _stalled(self) -> bool:
-        return any(c.escalated for c in self._m.clocks.values())
+    def _seller_actions(self) -> list[rules.NextAction]:
+        record = self._m.record
+        if record.lifecycle not in ("onboarding", "legacy"):
+            return []
+        return [a for a in rules.open_actions(record) if a.party is Party.seller]
 
-    def _after_change(self) -> None:
-        """Restart the clocks of parties with new actions, announce new steps, publish."""
-        record, now = self._m.record, workflow.now()
-        by_party: dict[str, list[str]] = {}
-        actions = rules.open_actions(record) if record.lifecycle in ("onboarding", "legacy") else []
-        for action in actions:
-            if action.party is not None:
-                by_party.setdefault(str(action.party), []).append(action.code)
-        clocks = {}
-        for party, codes in by_party.items():
-            clock = self._m.clocks.get(party)
-            clocks[party] = (
-                clock if clock is not None and clock.actions == codes else WaitClock(since=now, actions=codes)
-            )
-        self._m.clocks = clocks
+    def _restart_clocks(self) -> None:
+        """Restart the clock of each party whose actions changed (state only: handlers call it)."""
+        record = self._m.record
+        waiting: dict[str, list[str]] = {}
+        if record.lifecycle in ("onboarding", "legacy"):
+            for action in rules.open_actions(record):
+                if action.party is not None:
+                    waiting.setdefault(str(action.party), []).append(action.code)
+        self._m.clocks = schedule.restart_clocks(self._m.clocks, waiting, workflow.now())
 
-        if self._quiet_start and not self._started:
-            return
-        seller_actions = [a for a in actions if a.party is Party.seller]
+    def _announce_new_steps(self) -> None:
+        seller_actions = self._seller_actions()
         new = [a for a in seller_actions if a.code not in self._m.announced]
-        if new and self._settings is not None:
+        if new:
             self._notify_seller("onboarding_next_step", actions=[a.model_dump(mode="json") for a in new])
-        if self._settings is not None:
-            self._m.announced = [a.code for a in seller_actions]
-        self._publish()
+        self._m.announced = [a.code for a in seller_actions]
 
     def _publish(self) -> None:
         """Keep the search attributes and the Web UI's current details in step with the state."""
+        self._restart_clocks()
         st = self.status()
         values: dict[str, Any] = {
             "SellerId": st.seller_id,
@@ -433,41 +408,45 @@ class SellerOnboarding:
             self._published.update(values)
         workflow.set_current_details(self._details(st))
 
-    def _details(self, st: rules.OnboardingStatus) -> str:
+    @staticmethod
+    def _details(st: rules.OnboardingStatus) -> str:
+        legacy = st.legacy_poa and st.cleared_for_returns and st.stage != "cleared"
         lines = [
             f"**Seller** {st.seller_id} — stage **{st.stage}**",
             f"Cleared for returns: **{'yes' if st.cleared_for_returns else 'no'}**"
-            + (" (legacy POA)" if st.legacy_poa and st.cleared_for_returns and st.stage != "cleared" else ""),
+            + (" (legacy POA)" if legacy else ""),
             f"Waiting on: {', '.join(st.waiting_on) or 'nobody'}" + ("  ⚠ **stalled**" if st.stalled else ""),
         ]
-        for action in st.actions:
-            lines.append(f"- {describe_action(action.code, action.party, action.params)}")
+        lines += [f"- {describe_action(a.code, a.party, a.params)}" for a in st.actions]
         if st.pending_steps:
             lines.append(f"Pending: {', '.join(st.pending_steps)}")
         lines.append(f"Held parcels: {len(st.held_shipments)}")
         return "\n\n".join(lines)
 
-    def _clock_due(self, party: str, clock: WaitClock) -> datetime:
-        assert self._settings is not None
-        schedule: ReminderSchedule = (
-            self._settings.broker_reminders if party == Party.broker else self._settings.seller_reminders
-        )
-        sent = clock.reminders_sent
-        days = schedule.remind_after[sent] if sent < len(schedule.remind_after) else schedule.escalate_after
-        if schedule.business_days:
-            return self._settings.calendar.after_business_days(clock.since, days)
-        return clock.since + timedelta(days=days)
+    # --- keeping time ----------------------------------------------------------------------
 
-    def _login_due(self) -> datetime | None:
+    @property
+    def _stalled(self) -> bool:
+        return any(c.escalated for c in self._m.clocks.values())
+
+    def _schedule_of(self, party: str) -> ReminderSchedule:
         assert self._settings is not None
+        return self._settings.broker_reminders if party == Party.broker else self._settings.seller_reminders
+
+    def _clock_due(self, party: str, clock: schedule.WaitClock) -> datetime:
+        assert self._settings is not None
+        return schedule.clock_due(self._schedule_of(party), self._settings.calendar, clock)
+
+    def _login_watch(self) -> schedule.LoginWatch | None:
         m = self._m
         if m.record.lifecycle != "cleared" or m.last_login_at is None:
             return None
-        expires = m.last_login_at + timedelta(days=self._settings.carm_inactivity_days)
-        before = sorted(self._settings.carm_login_reminder_days_before, reverse=True)
-        if m.login_reminders_sent < len(before):
-            return expires - timedelta(days=before[m.login_reminders_sent])
-        return None if m.login_overdue_alerted else expires
+        return schedule.LoginWatch(m.last_login_at, m.login_reminders_sent, m.login_overdue_alerted)
+
+    def _login_due(self) -> datetime | None:
+        assert self._settings is not None
+        watch = self._login_watch()
+        return None if watch is None else schedule.login_due(watch, self._settings)
 
     def _rpp_review_due(self) -> datetime | None:
         assert self._settings is not None
@@ -478,15 +457,7 @@ class SellerOnboarding:
             or not record.is_complete(Step.rpp_enrollment)
         ):
             return None
-        cal, now = self._settings.calendar, workflow.now()
-        lead = timedelta(days=self._settings.rpp_review_reminder_days_before)
-        for year in (now.year, now.year + 1):
-            review = date(year, 10, 20)
-            if self._m.rpp_review_reminded_year == year or cal.at_local(review, time(0)) <= now:
-                continue
-            # A seller cleared after this year's reminder date is still reminded before the review.
-            return cal.at_local(review - lead, time(9))
-        return None
+        return schedule.rpp_review_due(workflow.now(), self._m.rpp_review_reminded_year, self._settings)
 
     def _next_wakeup(self) -> datetime | None:
         due = [self._clock_due(p, c) for p, c in self._m.clocks.items() if not c.escalated]
@@ -494,49 +465,50 @@ class SellerOnboarding:
         return min(due) if due else None
 
     def _fire_due_timers(self) -> None:
-        assert self._settings is not None
-        now, changed = workflow.now(), False
+        now = workflow.now()
         for party, clock in self._m.clocks.items():
-            if clock.escalated or self._clock_due(party, clock) > now:
-                continue
-            schedule = (
-                self._settings.broker_reminders if party == Party.broker else self._settings.seller_reminders
-            )
-            codes = clock.actions
-            if clock.reminders_sent < len(schedule.remind_after):
-                clock.reminders_sent += 1
-                count("reminders_sent", "Reminders to whoever a step waits on", party=party)
-                self._notify(
-                    party,
-                    "onboarding_reminder",
-                    actions=codes,
-                    reminder=clock.reminders_sent,
-                    waiting_since=clock.since.isoformat(),
-                )
-            else:
-                clock.escalated = True
-                changed = True
-                count("sellers_stalled", "Stalls escalated to operations", party=party)
-                self._notify(
-                    "operations",
-                    "onboarding_stalled",
-                    party=party,
-                    actions=codes,
-                    waiting_since=clock.since.isoformat(),
-                )
+            if not clock.escalated and self._clock_due(party, clock) <= now:
+                self._fire_clock(party, clock)
         login_due = self._login_due()
         if login_due is not None and login_due <= now:
-            assert self._m.last_login_at is not None
-            expires = self._m.last_login_at + timedelta(days=self._settings.carm_inactivity_days)
-            if self._m.login_reminders_sent < len(self._settings.carm_login_reminder_days_before):
-                self._m.login_reminders_sent += 1
-                self._notify_seller("carm_login_reminder", expires_on=expires.date().isoformat())
-            else:
-                self._m.login_overdue_alerted = True
-                self._notify("operations", "carm_login_overdue", expired_on=expires.date().isoformat())
+            self._fire_login()
         rpp_due = self._rpp_review_due()
         if rpp_due is not None and rpp_due <= now:
             self._m.rpp_review_reminded_year = rpp_due.year
-            self._notify_seller("rpp_review_reminder", review_date=f"{rpp_due.year}-10-20")
-        if changed:
-            self._publish()
+            review = schedule.rpp_review_date(rpp_due.year)
+            self._notify_seller("rpp_review_reminder", review_date=review.isoformat())
+
+    def _fire_clock(self, party: str, clock: schedule.WaitClock) -> None:
+        if schedule.clock_step(self._schedule_of(party), clock) == "remind":
+            clock.reminders_sent += 1
+            count("reminders_sent", "Reminders to whoever a step waits on", party=party)
+            self._notify(
+                "seller" if party == Party.seller else "broker",
+                "onboarding_reminder",
+                actions=clock.actions,
+                reminder=clock.reminders_sent,
+                waiting_since=clock.since.isoformat(),
+            )
+            return
+        clock.escalated = True
+        self._changed = True
+        count("sellers_stalled", "Stalls escalated to operations", party=party)
+        self._notify(
+            "operations",
+            "onboarding_stalled",
+            party=party,
+            actions=clock.actions,
+            waiting_since=clock.since.isoformat(),
+        )
+
+    def _fire_login(self) -> None:
+        assert self._settings is not None
+        watch = self._login_watch()
+        assert watch is not None
+        expires = schedule.login_expires(watch, self._settings).date().isoformat()
+        if self._m.login_reminders_sent < len(self._settings.carm_login_reminder_days_before):
+            self._m.login_reminders_sent += 1
+            self._notify_seller("carm_login_reminder", expires_on=expires)
+        else:
+            self._m.login_overdue_alerted = True
+            self._notify("operations", "carm_login_overdue", expired_on=expires)

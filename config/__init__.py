@@ -1,0 +1,1 @@
+"""Configuration of the service's processes, read from the environment."""

@@ -1,0 +1,240 @@
+"""Process settings, read from the environment (pydantic-settings), for every process.
+
+The worker, the command line, the API and the codec server read these; workflows never do: they
+keep the :class:`domain.settings.WorkflowSettings` snapshot that :meth:`Settings.workflow_settings`
+makes (through a local activity) when a run starts.
+"""
+
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from domain.business_days import DEFAULT_TIMEZONE
+from domain.settings import ReminderSchedule, WorkflowSettings
+from domain.steps import ALL_STEPS, Step, ordered
+
+# The development secrets `make run` makes; the command line reads them so that, run from the
+# checkout, it mints the same checklist links as the API. Real environment variables win.
+DEV_SECRETS_FILE = "data/dev-secrets.env"
+
+IntList = Annotated[list[int], NoDecode]
+StepList = Annotated[list[Step], NoDecode]
+
+
+def _ints(value: object) -> object:
+    if isinstance(value, str):
+        return [int(p) for p in value.replace(" ", "").split(",") if p]
+    return value
+
+
+class Settings(BaseSettings):
+    """Process settings, from environment variables (see the README's settings table)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="",
+        extra="ignore",
+        case_sensitive=False,
+        use_attribute_docstrings=True,
+    )
+
+    temporal_address: str = "localhost:7233"
+    """Temporal frontend (host:port)."""
+    temporal_namespace: str = "default"
+    """Temporal namespace."""
+    temporal_task_queue: str = "carm-returns"
+    """Task queue of the worker."""
+
+    data_dir: Path = Path("data")
+    """Data folder: dev server database, outbox, SMTP sent-ledger."""
+    log_format: Literal["console", "json"] = "console"
+    """``json`` in production, ``console`` for people."""
+    log_level: str = "INFO"
+    """Log level of the worker, command line and API."""
+
+    notify_channel: Literal["outbox", "smtp"] = "outbox"
+    """Where messages to people go: files under ``DATA_DIR/outbox`` or an SMTP server."""
+    smtp_host: str = "localhost"
+    """SMTP server (``NOTIFY_CHANNEL=smtp``)."""
+    smtp_port: int = 25
+    """SMTP port."""
+    smtp_from: str = "returns@carm-returns.local"
+    """Sender address of every message."""
+    smtp_username: str | None = None
+    """SMTP login, if the server needs one."""
+    smtp_password: str | None = None
+    """SMTP password."""
+    smtp_starttls: bool = False
+    """Upgrade the SMTP connection with STARTTLS."""
+    operations_email: str = "operations@carm-returns.local"
+    """Where alerts for operations go."""
+    broker_email: str = "broker@carm-returns.local"
+    """Where reminders for the broker go."""
+
+    broker_channel: Literal["outbox", "http"] = "outbox"
+    """Broker handoffs and requests: outbox files or the broker's HTTP endpoint."""
+    broker_url: str | None = None
+    """Base URL of the broker's endpoint (``BROKER_CHANNEL=http``)."""
+    broker_token: str | None = None
+    """Bearer token for the broker's endpoint."""
+    warehouse_channel: Literal["outbox", "http"] = "outbox"
+    """Warehouse instructions (release, forward, dispose): outbox files or HTTP."""
+    warehouse_url: str | None = None
+    """Base URL of the warehouse system (``WAREHOUSE_CHANNEL=http``)."""
+    warehouse_token: str | None = None
+    """Bearer token for the warehouse system."""
+    delivery_timeout_seconds: float = 10.0
+    """Timeout of one SMTP or HTTP delivery attempt."""
+
+    api_port: int = 8000
+    """Port of the HTTP API."""
+    api_host: str = "127.0.0.1"
+    """Interface the HTTP API listens on."""
+    api_token: str | None = None
+    """Bearer token for the internal ``/v1`` endpoints."""
+    broker_webhook_secret: str | None = None
+    """HMAC-SHA256 key of the broker's ``X-Broker-Signature``."""
+    checklist_link_secret: str | None = None
+    """Key of the sellers' checklist links; derived from ``API_TOKEN`` when unset."""
+    public_base_url: str = "http://localhost:8000"
+    """Where sellers reach the API (used in checklist links)."""
+    metrics_bind_address: str | None = None
+    """``host:port`` for the SDK's Prometheus metrics (``/metrics``); off when unset."""
+    import_rate_per_second: float = 20.0
+    """Bulk import: sign-ups started per second at most."""
+
+    payload_codec_keys: SecretStr | None = None
+    """Payload encryption keys, ``KEY_ID:BASE64KEY[,KEY_ID:BASE64KEY...]`` (32-byte AES-256 keys): the first
+    encrypts, all decrypt; unset: payloads are stored as plain JSON (docs/encryption.md)."""
+    codec_server_bind: str = "127.0.0.1:8081"
+    """``host:port`` of the codec server (``python -m codec``) through which the Web UI decodes payloads."""
+    codec_cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["http://localhost:8233", "http://127.0.0.1:8233"]
+    )
+    """Web UI origins allowed to call the codec server (comma-separated)."""
+    codec_server_token: SecretStr | None = None
+    """A shared bearer token the codec server accepts (``temporal --codec-auth``, scripts, a proxy)."""
+    codec_server_oidc_userinfo_url: str | None = None
+    """OIDC userinfo endpoint: the codec server accepts a bearer token (the access token the Web UI
+    forwards) when this endpoint accepts it."""
+    codec_server_allowed_emails: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """With the OIDC check, only these users (``ops@example.com``, or ``@example.com`` for a domain)."""
+    codec_server_allow_unauthenticated: bool = False
+    """Let the codec server listen beyond loopback without a token check (only behind another gate)."""
+
+    required_steps: StepList = Field(default_factory=lambda: list(Step))
+    """Steps a seller must complete to be cleared (only ``rpp_enrollment`` may be left out)."""
+    seller_reminder_days: IntList = Field(default_factory=lambda: [3, 7, 14])
+    """Days of waiting on the seller after which they are reminded."""
+    seller_escalate_after_days: int = 21
+    """Days of waiting on the seller after which operations is alerted and the seller marked stalled."""
+    broker_reminder_business_days: IntList = Field(default_factory=lambda: [10, 20, 30])
+    """Business days of waiting on the broker after which it is reminded (a POA review may take 30)."""
+    broker_escalate_after_business_days: int = 35
+    """Business days of waiting on the broker before operations is alerted."""
+    carm_inactivity_days: int = 180
+    """CARM deactivates a profile after this many days without a login."""
+    carm_login_reminder_days_before: IntList = Field(default_factory=lambda: [30, 7])
+    """A cleared seller is reminded to log in this many days before the inactivity period ends."""
+    rpp_review_reminder_days_before: int = 21
+    """Cleared sellers are reminded of the yearly RPP security review (October 20) this many days before."""
+
+    warehouse_timezone: str = DEFAULT_TIMEZONE
+    """Time zone of the U.S. warehouse (business days and deadlines)."""
+    warehouse_holiday_subdivision: str | None = None
+    """U.S. state whose holidays also close the warehouse (e.g. ``NY``); federal only when unset."""
+    warehouse_holiday_categories: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["public"])
+    """``holidays`` package categories that close the warehouse."""
+    hold_business_days: int = 15
+    """A held parcel is disposed when this business day after its arrival date ends."""
+    hold_reminder_business_days_left: IntList = Field(default_factory=lambda: [5, 1])
+    """The seller is reminded of a held parcel when this many business days are left."""
+    continue_as_new_after_events: int = 10_000
+    """A seller's workflow continues as new after this many history events."""
+
+    _split_ints = field_validator(
+        "seller_reminder_days",
+        "broker_reminder_business_days",
+        "carm_login_reminder_days_before",
+        "hold_reminder_business_days_left",
+        mode="before",
+    )(_ints)
+
+    @field_validator(
+        "required_steps",
+        "warehouse_holiday_categories",
+        "codec_cors_origins",
+        "codec_server_allowed_emails",
+        mode="before",
+    )
+    @classmethod
+    def _split(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [p.strip() for p in value.split(",") if p.strip()]
+        return value
+
+    @field_validator("required_steps")
+    @classmethod
+    def _required(cls, value: list[Step]) -> list[Step]:
+        # Only RPP may be left out: every other step gates the broker's authority.
+        missing = (ALL_STEPS - {Step.rpp_enrollment}) - set(value)
+        if missing:
+            raise ValueError(f"only rpp_enrollment may be optional; missing: {', '.join(ordered(missing))}")
+        return ordered(set(value))
+
+    @field_validator("warehouse_holiday_subdivision", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator(
+        "payload_codec_keys", "codec_server_token", "codec_server_oidc_userinfo_url", mode="before"
+    )
+    @classmethod
+    def _blank_secret_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    def workflow_settings(self, today: date) -> WorkflowSettings:
+        """The snapshot for a workflow run starting ``today`` (loads the holiday calendar)."""
+        from domain.business_days import load_calendar
+
+        calendar = load_calendar(
+            self.warehouse_timezone,
+            subdivision=self.warehouse_holiday_subdivision,
+            categories=self.warehouse_holiday_categories,
+            # Enough years for a hold extended well past its deadline and for a year of
+            # broker reminders; a seller's workflow refreshes it at every continue-as-new.
+            years=range(today.year - 1, today.year + 4),
+        )
+        return WorkflowSettings(
+            required_steps=self.required_steps,
+            seller_reminders=ReminderSchedule(
+                remind_after=self.seller_reminder_days, escalate_after=self.seller_escalate_after_days
+            ),
+            broker_reminders=ReminderSchedule(
+                remind_after=self.broker_reminder_business_days,
+                escalate_after=self.broker_escalate_after_business_days,
+                business_days=True,
+            ),
+            carm_inactivity_days=self.carm_inactivity_days,
+            carm_login_reminder_days_before=self.carm_login_reminder_days_before,
+            rpp_review_reminder_days_before=self.rpp_review_reminder_days_before,
+            hold_business_days=self.hold_business_days,
+            hold_reminder_business_days_left=self.hold_reminder_business_days_left,
+            calendar=calendar,
+            continue_as_new_after_events=self.continue_as_new_after_events,
+        )
+
+
+def settings_table() -> str:
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for name, field in Settings.model_fields.items():
+        default = field.get_default(call_default_factory=True)
+        if isinstance(default, list):
+            default = ",".join(str(x) for x in default)
+        shown = "—" if default is None else f"`{default}`"
+        doc = (field.description or "").replace("\n", " ")
+        rows.append(f"| `{name.upper()}` | {shown} | {doc} |")
+    return "\n".join(rows)

@@ -1,0 +1,76 @@
+"""Calls on a seller's ``SellerOnboarding`` workflow: sign-up, events, status."""
+
+from typing import Any
+
+from temporalio.client import Client, WorkflowHandle
+from temporalio.common import WorkflowIDReusePolicy
+
+from domain.events import EventEnvelope
+from domain.onboarding import OnboardingStatus
+from domain.payloads import SellerDisposition, SignUp
+from domain.workflow_ids import seller_workflow_id
+from gateway.calls import Started, call, start_once
+from workflows.onboarding import SellerOnboarding
+
+
+def not_signed_up(seller_id: str) -> str:
+    return f"no seller '{seller_id}': they have not signed up"
+
+
+def seller_handle(client: Client, seller_id: str) -> WorkflowHandle[SellerOnboarding, Any]:
+    return client.get_workflow_handle_for(SellerOnboarding.run, seller_workflow_id(seller_id))
+
+
+async def _ended(seller_id: str) -> str:
+    return f"seller '{seller_id}' is no longer onboarding (their workflow has ended)"
+
+
+async def sign_up(client: Client, signup: SignUp, *, task_queue: str) -> Started[SellerOnboarding]:
+    """Start a seller's onboarding, or keep the one that runs."""
+    return await start_once(
+        client,
+        SellerOnboarding.run,
+        signup.model_dump(mode="json", exclude_none=True),
+        workflow_id=seller_workflow_id(signup.seller_id),
+        task_queue=task_queue,
+        # A seller who left and signs up again starts afresh; never beside a running one.
+        reuse=WorkflowIDReusePolicy.ALLOW_DUPLICATE,
+        summary=f"CARM onboarding of seller {signup.seller_id}",
+        details=(
+            "One workflow per seller, for as long as they are a seller. Current details show "
+            "the stage, who must act and what; query `status` for everything."
+        ),
+    )
+
+
+async def apply_event(client: Client, seller_id: str, event: dict[str, Any]) -> OnboardingStatus:
+    """Send one event; ``InvalidInput`` / ``NotAllowedNow`` when the workflow refuses it."""
+    handle = seller_handle(client, seller_id)
+    envelope = EventEnvelope.model_validate(event)
+    return await call(
+        handle,
+        lambda: handle.execute_update(SellerOnboarding.apply_event, envelope),
+        missing=not_signed_up(seller_id),
+        ended=lambda: _ended(seller_id),
+    )
+
+
+async def seller_status(client: Client, seller_id: str) -> OnboardingStatus:
+    handle = seller_handle(client, seller_id)
+    return await call(
+        handle,
+        lambda: handle.query(SellerOnboarding.status),
+        missing=not_signed_up(seller_id),
+        ended=lambda: _ended(seller_id),
+    )
+
+
+async def disposition(client: Client, seller_id: str) -> SellerDisposition:
+    """What the seller's running workflow says to do with their parcels."""
+    handle = seller_handle(client, seller_id)
+    return await call(
+        handle,
+        lambda: handle.query(SellerOnboarding.disposition),
+        missing=not_signed_up(seller_id),
+        ended=lambda: _ended(seller_id),
+    )
