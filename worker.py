@@ -8,6 +8,7 @@ import asyncio
 import signal
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from typing import Any
 
 import structlog
 from temporalio.client import Client
@@ -26,7 +27,7 @@ from workflows.return_hold import ReturnHold
 WORKFLOWS = [SellerOnboarding, ReturnHold]
 
 
-def build_worker(client: Client, settings: Settings, **options: object) -> Worker:
+def build_worker(client: Client, settings: Settings, **options: Any) -> Worker:
     """The worker, with every activity's adapters built from ``settings`` (tests use this too)."""
     deliveries = build_delivery_activities(settings)
     snapshot = SettingsActivities(settings)
@@ -46,7 +47,7 @@ def build_worker(client: Client, settings: Settings, **options: object) -> Worke
         ],
         activity_executor=ThreadPoolExecutor(max_workers=8),
         graceful_shutdown_timeout=timedelta(seconds=20),
-        **options,  # type: ignore[arg-type]
+        **options,
     )
 
 

@@ -18,6 +18,7 @@ short one.
 
 import asyncio
 import contextlib
+import functools
 import os
 import random
 import signal
@@ -56,10 +57,15 @@ from bench.sinks import (
     message_fingerprint,
 )
 from config.settings import Settings
-from domain.onboarding import OnboardingStatus
-from domain.payloads import Arrival, HoldResult, SignUp
-from domain.workflow_ids import hold_workflow_id, seller_workflow_id
+from domain.events import EventEnvelope
+from domain.payloads import Arrival, SignUp
+from domain.workflow_ids import hold_workflow_id
+from gateway.calls import Started
+from gateway.holds import hold_handle
+from gateway.onboarding import seller_handle
 from testing.journeys import FULL_JOURNEY
+from workflows.onboarding import SellerOnboarding
+from workflows.return_hold import ReturnHold
 
 ROOT = Path(__file__).resolve().parents[1]
 T = TypeVar("T")
@@ -322,27 +328,28 @@ class Chaos:
         for shipment in parcels:
             await self.retrying(
                 f"arrival {shipment}",
-                lambda shipment=shipment: holds.record_arrival(  # type: ignore[misc]
-                    client,
-                    Arrival(shipment_id=shipment, seller_id=seller, arrived_at=datetime.now(UTC)),
-                    task_queue=self.task_queue,
-                ),
+                functools.partial(self.record_arrival, shipment, seller),
             )
             if self.known_holds.index(shipment) % self.config.forward_every == 0:
                 await self.forward(shipment)
-        handle = client.get_workflow_handle(seller_workflow_id(seller))
+        handle = seller_handle(client, seller)
         for k, event in enumerate(FULL_JOURNEY):
             await asyncio.sleep(self.rng.uniform(0, self.config.event_gap_s))
             update_id = f"{seller}-e{k}"
             await self.retrying(
                 f"event {update_id}",
-                lambda event=event, update_id=update_id: handle.execute_update(  # type: ignore[misc]
-                    "apply_event",
-                    {**event, "event_id": update_id},
+                functools.partial(
+                    handle.execute_update,
+                    SellerOnboarding.apply_event,
+                    EventEnvelope.model_validate({**event, "event_id": update_id}),
                     id=update_id,
-                    result_type=OnboardingStatus,
                 ),
             )
+
+    async def record_arrival(self, shipment: str, seller: str) -> Started[ReturnHold]:
+        assert self.client is not None
+        arrival = Arrival(shipment_id=shipment, seller_id=seller, arrived_at=datetime.now(UTC))
+        return await holds.record_arrival(self.client, arrival, task_queue=self.task_queue)
 
     async def forward(self, shipment: str) -> None:
         assert self.client is not None
@@ -437,73 +444,19 @@ class Chaos:
 
     async def check(self, final: bool) -> bool:
         """Every workflow in its end state and every expected delivery in; records problems if final."""
-        assert self.client is not None
-        client = self.client
         lost: list[str] = []
-
-        async def seller_done(seller: str) -> None:
-            handle = client.get_workflow_handle(seller_workflow_id(seller))
-            try:
-                # A query may need the workflow replayed; under load it can time out: ask again.
-                desc = await self.retrying(f"describe {seller}", handle.describe, limit_s=60)
-                status = await self.retrying(
-                    f"status of {seller}",
-                    lambda: handle.query("status", result_type=OnboardingStatus),
-                    limit_s=60,
-                )
-            except Exception as err:
-                lost.append(f"{seller}: {type(err).__name__}: {err}")
-                return
-            if desc.status != WorkflowExecutionStatus.RUNNING or status.stage != "cleared":
-                lost.append(f"{seller}: {desc.status} stage {status.stage}")
-            elif desc.raw_description.pending_activities:
-                lost.append(f"{seller}: {len(desc.raw_description.pending_activities)} deliveries pending")
-
-        async def hold_done(shipment: str) -> None:
-            handle = client.get_workflow_handle(hold_workflow_id(shipment))
-            try:
-                desc = await handle.describe()
-                if desc.status != WorkflowExecutionStatus.COMPLETED:
-                    lost.append(f"{shipment}: {desc.status}")
-                    return
-                result = HoldResult.model_validate(await handle.result())
-            except Exception as err:
-                lost.append(f"{shipment}: {type(err).__name__}: {err}")
-                return
-            expected = "forwarded" if shipment in self.forwarded else "released"
-            if result.outcome != expected:
-                lost.append(f"{shipment}: {result.outcome}, expected {expected}")
-
-        async def unknown_held(shipment: str) -> None:
-            handle = client.get_workflow_handle(hold_workflow_id(shipment))
-            try:
-                desc = await handle.describe()
-            except Exception as err:
-                lost.append(f"{shipment}: {type(err).__name__}: {err}")
-                return
-            if desc.status != WorkflowExecutionStatus.RUNNING:
-                lost.append(f"{shipment}: {desc.status}, expected running (held)")
-                return
-            if desc.raw_description.pending_activities or desc.raw_description.HasField(
-                "pending_workflow_task"
-            ):
-                lost.append(f"{shipment}: still busy")
-                return
-            # Its first recheck timer (30 s, pending while the server was down) must have fired.
-            history = await handle.fetch_history()
-            if not any(e.event_type == EventType.EVENT_TYPE_TIMER_FIRED for e in history.events):
-                lost.append(f"{shipment}: recheck timer not fired yet")
-
         check_sem = asyncio.Semaphore(50)  # the checks must not become the load they measure
 
-        async def limited(coro: Awaitable[None]) -> None:
+        async def limited(coro: Awaitable[str | None]) -> None:
             async with check_sem:
-                await coro
+                problem = await coro
+            if problem is not None:
+                lost.append(problem)
 
         await asyncio.gather(
-            *(limited(seller_done(s)) for s in self.sellers),
-            *(limited(hold_done(s)) for s in self.known_holds),
-            *(limited(unknown_held(s)) for s in self.unknown_holds),
+            *(limited(self._seller_problem(s)) for s in self.sellers),
+            *(limited(self._hold_problem(s)) for s in self.known_holds),
+            *(limited(self._unknown_hold_problem(s)) for s in self.unknown_holds),
         )
         missing = self.missing_deliveries()
         if final:
@@ -511,23 +464,78 @@ class Chaos:
             self.report.missing_deliveries = missing
         return not lost and not missing
 
+    async def _seller_problem(self, seller: str) -> str | None:
+        assert self.client is not None
+        handle = seller_handle(self.client, seller)
+        try:
+            # A query may need the workflow replayed; under load it can time out: ask again.
+            desc = await self.retrying(f"describe {seller}", handle.describe, limit_s=60)
+            status = await self.retrying(
+                f"status of {seller}", lambda: handle.query(SellerOnboarding.status), limit_s=60
+            )
+        except Exception as err:
+            return f"{seller}: {type(err).__name__}: {err}"
+        if desc.status != WorkflowExecutionStatus.RUNNING or status.stage != "cleared":
+            return f"{seller}: {desc.status} stage {status.stage}"
+        if desc.raw_description.pending_activities:
+            return f"{seller}: {len(desc.raw_description.pending_activities)} deliveries pending"
+        return None
+
+    async def _hold_problem(self, shipment: str) -> str | None:
+        assert self.client is not None
+        handle = hold_handle(self.client, shipment)
+        try:
+            desc = await handle.describe()
+            if desc.status != WorkflowExecutionStatus.COMPLETED:
+                return f"{shipment}: {desc.status}"
+            result = await handle.result()
+        except Exception as err:
+            return f"{shipment}: {type(err).__name__}: {err}"
+        expected = "forwarded" if shipment in self.forwarded else "released"
+        return None if result.outcome == expected else f"{shipment}: {result.outcome}, expected {expected}"
+
+    async def _unknown_hold_problem(self, shipment: str) -> str | None:
+        assert self.client is not None
+        handle = self.client.get_workflow_handle(hold_workflow_id(shipment))
+        try:
+            desc = await handle.describe()
+        except Exception as err:
+            return f"{shipment}: {type(err).__name__}: {err}"
+        raw = desc.raw_description
+        if desc.status != WorkflowExecutionStatus.RUNNING:
+            return f"{shipment}: {desc.status}, expected running (held)"
+        if raw.pending_activities or raw.HasField("pending_workflow_task"):
+            return f"{shipment}: still busy"
+        # Its first recheck timer (30 s, pending while the server was down) must have fired.
+        history = await handle.fetch_history()
+        if not any(e.event_type == EventType.EVENT_TYPE_TIMER_FIRED for e in history.events):
+            return f"{shipment}: recheck timer not fired yet"
+        return None
+
     def missing_deliveries(self) -> list[str]:
-        missing: list[str] = []
+        return [*self._missing_broker_and_warehouse(), *self._missing_messages(), *self._notice_gaps()]
+
+    def _missing_broker_and_warehouse(self) -> list[str]:
         handoffs = self.http.ledgers["/handoffs"].snapshot()
         instructions = self.http.ledgers["/instructions"].snapshot()
-        messages = self.smtp.ledger.snapshot()
         handed = {h.get("seller_id") for h in handoffs.values()}
-        missing += [f"handoff of {s}" for s in self.sellers if s not in handed]
+        missing = [f"handoff of {s}" for s in self.sellers if s not in handed]
         by_shipment = {i.get("shipment_id"): i.get("action") for i in instructions.values()}
         for shipment in self.known_holds:
             expected = "forward" if shipment in self.forwarded else "release"
             if by_shipment.get(shipment) != expected:
                 missing.append(f"{expected} instruction for {shipment} (got {by_shipment.get(shipment)})")
         missing += [f"instruction for held {s}" for s in self.unknown_holds if s in by_shipment]
+        return missing
+
+    def _missing_messages(self) -> list[str]:
+        messages = self.smtp.ledger.snapshot()
         subjects = {(m["to"], m["subject"]) for m in messages.values()}
-        for seller in self.sellers:
-            if (self.email_of(seller), "You are cleared for U.S. returns") not in subjects:
-                missing.append(f"clearance message to {seller}")
+        missing = [
+            f"clearance message to {seller}"
+            for seller in self.sellers
+            if (self.email_of(seller), "You are cleared for U.S. returns") not in subjects
+        ]
         subject_lines = {m["subject"] for m in messages.values()}
         for shipment in self.known_holds:
             wanted = (
@@ -540,17 +548,17 @@ class Chaos:
         for shipment in self.unknown_holds:
             if not any(s.startswith(f"Parcel {shipment} arrived for unknown seller") for s in subject_lines):
                 missing.append(f"operations message for {shipment}")
-        # Notices are numbered per workflow: a gap is a message that never arrived.
+        return missing
+
+    def _notice_gaps(self) -> list[str]:
+        """Notices are numbered per workflow: a gap is a message that never arrived."""
         numbers: dict[str, set[int]] = {}
-        for key in messages:
+        for key in self.smtp.ledger.snapshot():
             prefix, sep, n = key.rpartition(":notice:")
             if sep and n.isdigit():
                 numbers.setdefault(prefix, set()).add(int(n))
-        for prefix, seen in numbers.items():
-            gaps = set(range(1, max(seen) + 1)) - seen
-            if gaps:
-                missing.append(f"notices {sorted(gaps)} of {prefix}")
-        return missing
+        gaps = {prefix: set(range(1, max(seen) + 1)) - seen for prefix, seen in numbers.items()}
+        return [f"notices {sorted(missing)} of {prefix}" for prefix, missing in gaps.items() if missing]
 
     async def timer_lateness(self) -> None:
         """How late the parcels' timers fired, from their histories (the server's own clock)."""

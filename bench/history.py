@@ -18,7 +18,7 @@ from temporalio.client import WorkflowHistory
 
 
 def short(event_type: int) -> str:
-    return EventType.Name(event_type).removeprefix("EVENT_TYPE_")  # type: ignore[arg-type]
+    return EventType.Name(EventType.ValueType(event_type)).removeprefix("EVENT_TYPE_")
 
 
 def kinds(history: WorkflowHistory | list[HistoryEvent]) -> Counter[str]:

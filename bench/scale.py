@@ -20,6 +20,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -101,23 +102,17 @@ async def open_workflows(
     t0 = time.perf_counter()
     stop = asyncio.Event()
 
-    async def sample() -> None:
-        while not stop.is_set():
-            with contextlib.suppress(OSError):
-                samples.append(
-                    {
-                        "t": round(time.perf_counter() - t0, 1),
-                        "rss_mib": round(rss_kib(proc.pid) / 1024, 1),
-                        "started": counters["onboardings"] + counters["holds"],
-                        "settled": _count_files(notifications),
-                        "worker_cpu_s": round(cpu_seconds(proc.pid), 1),
-                        "server_cpu_s": round(cpu_seconds(server), 1) if server else None,
-                    }
-                )
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), 1.0)
+    def sample() -> dict[str, Any]:
+        return {
+            "t": round(time.perf_counter() - t0, 1),
+            "rss_mib": round(rss_kib(proc.pid) / 1024, 1),
+            "started": counters["onboardings"] + counters["holds"],
+            "settled": _count_files(notifications),
+            "worker_cpu_s": round(cpu_seconds(proc.pid), 1),
+            "server_cpu_s": round(cpu_seconds(server), 1) if server else None,
+        }
 
-    sampler = asyncio.create_task(sample())
+    sampler = asyncio.create_task(_every_second(sample, samples, stop))
     run = uuid.uuid4().hex[:6]
     try:
         await asyncio.sleep(warm_up_s)  # the worker connects and warms up; its idle RSS is the first samples
@@ -166,8 +161,6 @@ async def open_workflows(
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
-    peak = max(s["rss_mib"] for s in samples)
-    last = samples[-1]
     return {
         "settled": settled,
         "budget_exhausted": settled < n + n_holds,
@@ -179,15 +172,34 @@ async def open_workflows(
         "all_started_after_s": round(started_at, 1),
         "all_settled_after_s": round(settled_at, 1),
         "settled_per_s": round(settled / (settled_at - warm_up_s), 1),
+        **_resources(samples, n + n_holds, idle_rss),
+    }
+
+
+def _resources(samples: list[dict[str, Any]], total: int, idle_rss: float) -> dict[str, Any]:
+    """CPU and memory of the worker over the run, from its samples."""
+    last = samples[-1]
+    return {
         "worker_cpu_s": last["worker_cpu_s"],
         "server_cpu_s": last["server_cpu_s"],
-        "settled_per_s_by_quarter": _rates(samples, n + n_holds),
+        "settled_per_s_by_quarter": _rates(samples, total),
         "worker_rss_idle_mib": idle_rss,
-        "worker_rss_peak_mib": peak,
-        "worker_rss_end_mib": samples[-1]["rss_mib"],
-        "rss_at_settled_quarters_mib": _quarters(samples, n + n_holds),
+        "worker_rss_peak_mib": max(s["rss_mib"] for s in samples),
+        "worker_rss_end_mib": last["rss_mib"],
+        "rss_at_settled_quarters_mib": _quarters(samples, total),
         "samples": samples,
     }
+
+
+async def _every_second(
+    sample: Callable[[], dict[str, Any]], samples: list[dict[str, Any]], stop: asyncio.Event
+) -> None:
+    """Take a sample each second until ``stop`` is set."""
+    while not stop.is_set():
+        with contextlib.suppress(OSError):
+            samples.append(sample())
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 1.0)
 
 
 def _rates(samples: list[dict[str, Any]], total: int) -> list[float]:

@@ -12,33 +12,36 @@ from domain.onboarding import OnboardingRules
 from domain.steps import COMPLETED_BY, OWNER, POA_DENIAL_REOPENS, PREREQUISITES, REOPENS, Step, ordered
 
 
-def mermaid() -> str:
-    """The lifecycle as a mermaid state diagram: moves between states, and what stays inside."""
-    lines = ["stateDiagram-v2", "    direction LR"]
+def _transitions() -> tuple[dict[tuple[str, str], list[str]], dict[str, list[str]]]:
+    """The machine's transitions: labels of moves between states, and events that stay inside."""
     moves: dict[tuple[str, str], list[str]] = defaultdict(list)
     stays: dict[str, list[str]] = defaultdict(list)
     for state in OnboardingRules.states:
-        lines.append(f'    state "{state.name}" as {state.id}')
         for t in state.transitions:
+            conds = [str(spec.func) for spec in t.cond]
             for ev in t.events:
-                conds = [spec.func for spec in t.cond]
-                label = ev.id + (f" [{', '.join(str(c) for c in conds)}]" if conds else "")
-                if t.target is state:
-                    if ev.id not in stays[state.id]:
-                        stays[state.id].append(ev.id)
-                elif label not in moves[(state.id, t.target.id)]:
-                    moves[(state.id, t.target.id)].append(label)
+                label = ev.id + (f" [{', '.join(conds)}]" if conds else "")
+                found = stays[state.id] if t.target is state else moves[(state.id, t.target.id)]
+                item = ev.id if t.target is state else label
+                if item not in found:
+                    found.append(item)
+    return moves, stays
+
+
+def mermaid() -> str:
+    """The lifecycle as a mermaid state diagram: moves between states, and what stays inside."""
+    lines = ["stateDiagram-v2", "    direction LR"]
+    lines += [f'    state "{state.name}" as {state.id}' for state in OnboardingRules.states]
     lines.append("    [*] --> onboarding : sign-up")
     lines.append("    [*] --> legacy : sign-up with legacy_poa")
     lines.append("    [*] --> cleared : import with every step complete")
+    moves, stays = _transitions()
     for (source, target), labels in moves.items():
         steps = [x for x in labels if x.split(" ")[0] in COMPLETED_BY]
-        others = [x for x in labels if x not in steps]
         if steps:
             guards = " ".join(sorted({x.partition(" ")[2] for x in steps}))
             lines.append(f"    {source} --> {target} : the last required step completes {guards}")
-        for label in others:
-            lines.append(f"    {source} --> {target} : {label}")
+        lines += [f"    {source} --> {target} : {label}" for label in labels if label not in steps]
     for state_id, events in stays.items():
         inside = [e for e in events if e not in COMPLETED_BY]
         note = "a step completes" + (f"; {', '.join(inside)}" if inside else "")

@@ -34,6 +34,8 @@ class EventEnvelope(BaseModel):
 
 class _Event(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+    type: str
+    """The event type; each event narrows it to its own name."""
     event_id: EventId | None = None
 
 

@@ -126,27 +126,44 @@ class Effects:
     registration_requested: bool = False
 
 
+# python-statemachine's transition builders carry no annotations; these are their typed doorways.
+
+
+def _internal(state: State, **options: Any) -> TransitionList:
+    """A transition from ``state`` to itself that runs no exit or entry actions."""
+    transitions: TransitionList = state.to.itself(internal=True, **options)  # type: ignore[no-untyped-call]
+    return transitions
+
+
+def _move(source: State, target: State, **options: Any) -> TransitionList:
+    """A transition from ``source`` to another state."""
+    transitions: TransitionList = source.to(target, **options)
+    return transitions
+
+
 def _completing(onboarding: State, legacy: State, cleared: State) -> TransitionList:
     """The transitions of an event that completes a step."""
     done: dict[str, Any] = {"validators": "may_complete", "on": "complete_step"}
-    return (
-        onboarding.to(cleared, cond="clears", **done)
-        | onboarding.to.itself(internal=True, **done)
-        | legacy.to(cleared, cond="clears", **done)
-        | legacy.to.itself(internal=True, **done)
-        | cleared.to.itself(internal=True, **done)
+    transitions: TransitionList = (
+        _move(onboarding, cleared, cond="clears", **done)
+        | _internal(onboarding, **done)
+        | _move(legacy, cleared, cond="clears", **done)
+        | _internal(legacy, **done)
+        | _internal(cleared, **done)
     )
+    return transitions
 
 
 def _reopening(onboarding: State, legacy: State, cleared: State) -> TransitionList:
     """The transitions of an event that makes completed steps pending again."""
     undo: dict[str, Any] = {"validators": "may_reopen", "on": "reopen"}
-    return (
-        cleared.to(onboarding, cond="loses_clearance", **undo)
-        | cleared.to.itself(internal=True, **undo)
-        | onboarding.to.itself(internal=True, **undo)
-        | legacy.to.itself(internal=True, **undo)
+    transitions: TransitionList = (
+        _move(cleared, onboarding, cond="loses_clearance", **undo)
+        | _internal(cleared, **undo)
+        | _internal(onboarding, **undo)
+        | _internal(legacy, **undo)
     )
+    return transitions
 
 
 class OnboardingRules(StateMachine):
@@ -176,28 +193,28 @@ class OnboardingRules(StateMachine):
     program_access_granted = _completing(onboarding, legacy, cleared)
 
     # --- events that make steps pending again ----------------------------------------------
-    poa_denied = onboarding.to.itself(
-        internal=True, validators="poa_under_review", on="reopen"
-    ) | legacy.to.itself(internal=True, validators="poa_under_review", on="reopen")
+    poa_denied = _internal(onboarding, validators="poa_under_review", on="reopen") | _internal(
+        legacy, validators="poa_under_review", on="reopen"
+    )
     carm_deactivated = _reopening(onboarding, legacy, cleared)
     rpp_suspended = _reopening(onboarding, legacy, cleared)
     poa_revoked = _reopening(onboarding, legacy, cleared)
 
     # --- the broker's and the seller's other messages ----------------------------------------
-    doa_requested = onboarding.to.itself(internal=True, validators="doa_awaits_request") | legacy.to.itself(
-        internal=True, validators="doa_awaits_request"
+    doa_requested = _internal(onboarding, validators="doa_awaits_request") | _internal(
+        legacy, validators="doa_awaits_request"
     )
     carm_login_confirmed = (
-        cleared.to.itself(internal=True, validators="carm_is_registered")
-        | onboarding.to.itself(internal=True, validators="carm_is_registered")
-        | legacy.to.itself(internal=True, validators="carm_is_registered")
+        _internal(cleared, validators="carm_is_registered")
+        | _internal(onboarding, validators="carm_is_registered")
+        | _internal(legacy, validators="carm_is_registered")
     )
-    affinity_figures_requested = onboarding.to.itself(
-        internal=True, validators="registration_under_way"
-    ) | legacy.to.itself(internal=True, validators="registration_under_way")
-    affinity_figures_provided = onboarding.to.itself(
-        internal=True, validators="figures_were_requested"
-    ) | legacy.to.itself(internal=True, validators="figures_were_requested")
+    affinity_figures_requested = _internal(onboarding, validators="registration_under_way") | _internal(
+        legacy, validators="registration_under_way"
+    )
+    affinity_figures_provided = _internal(onboarding, validators="figures_were_requested") | _internal(
+        legacy, validators="figures_were_requested"
+    )
     registration_requested_by_broker = legacy.to(onboarding)
 
     # --- opting out and back in ----------------------------------------------------------------
@@ -209,12 +226,12 @@ class OnboardingRules(StateMachine):
     def __init__(self, record: SellerRecord, event: Event) -> None:
         self.record = record
         self.event = event
-        self.effects = Effects(event_type=event.type)  # type: ignore[attr-defined]
+        self.effects = Effects(event_type=event.type)
         super().__init__(model=record, state_field="lifecycle")
 
     # --- validators: raise the contract's errors with a specific message -----------------------
     def may_complete(self) -> None:
-        step = COMPLETED_BY[self.event.type]  # type: ignore[attr-defined]
+        step = COMPLETED_BY[self.event.type]
         r = self.record
         if r.is_complete(step):
             raise NotAllowedNow(f"{step} is already complete")
@@ -234,10 +251,10 @@ class OnboardingRules(StateMachine):
             raise NotAllowedNow("poa_denied needs a submitted POA awaiting the broker's review")
 
     def may_reopen(self) -> None:
-        steps = REOPENS[self.event.type]  # type: ignore[attr-defined]
+        steps = REOPENS[self.event.type]
         if not any(self.record.is_complete(s) for s in steps):
             raise NotAllowedNow(
-                f"{self.event.type} does not apply: {' and '.join(ordered(steps))} "  # type: ignore[attr-defined]
+                f"{self.event.type} does not apply: {' and '.join(ordered(steps))} "
                 "is not complete"
             )
 
@@ -275,17 +292,17 @@ class OnboardingRules(StateMachine):
 
     # --- conditions -------------------------------------------------------------------------
     def clears(self) -> bool:
-        step = COMPLETED_BY[self.event.type]  # type: ignore[attr-defined]
+        step = COMPLETED_BY[self.event.type]
         done = {*self.record.completed, step}
         return all(s in done for s in self.record.required)
 
     def loses_clearance(self) -> bool:
-        reopened = REOPENS[self.event.type]  # type: ignore[attr-defined]
+        reopened = REOPENS[self.event.type]
         return any(s in self.record.required for s in reopened)
 
     # --- actions ------------------------------------------------------------------------------
     def complete_step(self) -> None:
-        step = COMPLETED_BY[self.event.type]  # type: ignore[attr-defined]
+        step = COMPLETED_BY[self.event.type]
         r, ev = self.record, self.event
         r.completed = ordered({*r.completed, step})
         self.effects.completed.append(step)
@@ -306,7 +323,7 @@ class OnboardingRules(StateMachine):
             r.doa_requested = False
 
     def reopen(self) -> None:
-        steps = set(REOPENS[self.event.type])  # type: ignore[attr-defined]
+        steps = set(REOPENS[self.event.type])
         if isinstance(self.event, PoaDenied):
             steps |= POA_DENIAL_REOPENS[self.event.reason]
             denial = PoaDenial(reason=self.event.reason, detail=self.event.detail)
@@ -433,13 +450,13 @@ def apply(record: SellerRecord, data: EventEnvelope | dict[str, Any]) -> tuple[S
     """
     event = parse_event(data)
     if event.event_id is not None and event.event_id in record.applied_event_ids:
-        return record, Effects(event_type=event.type, duplicate=True)  # type: ignore[attr-defined]
+        return record, Effects(event_type=event.type, duplicate=True)
     new = record.model_copy(deep=True)
     machine = OnboardingRules(new, event)
     try:
-        machine.send(event.type)  # type: ignore[attr-defined]
+        machine.send(event.type)
     except TransitionNotAllowed:
-        raise NotAllowedNow(_refusal(record, event.type)) from None  # type: ignore[attr-defined]
+        raise NotAllowedNow(_refusal(record, event.type)) from None
     if event.event_id is not None:
         new.applied_event_ids = [*new.applied_event_ids, event.event_id][-MAX_REMEMBERED_EVENT_IDS:]
     return new, machine.effects

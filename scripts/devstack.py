@@ -204,8 +204,8 @@ async def ensure_namespace(client: Client, namespace: str, retention_days: int =
                 workflow_execution_retention_period=Duration(seconds=retention_days * 86_400),
             )
         )
-    except RPCError as err:
-        if err.status != RPCStatusCode.ALREADY_EXISTS:
+    except RPCError as refused:
+        if refused.status != RPCStatusCode.ALREADY_EXISTS:
             raise
         return False
     return True

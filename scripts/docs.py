@@ -1,5 +1,6 @@
 """Regenerate the README's generated sections: ``python -m scripts.docs`` (``--check`` to verify)."""
 
+import functools
 import re
 import sys
 from pathlib import Path
@@ -11,12 +12,16 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 SECTIONS = {**RULES, "settings": settings_table}
 
 
+def _filled(content: str, match: re.Match[str]) -> str:
+    return match.group(1) + content + "\n" + match.group(2)
+
+
 def render(text: str) -> str:
     for name, make in SECTIONS.items():
         pattern = re.compile(rf"(<!-- BEGIN {name} -->\n)(?:.*?\n)?(<!-- END {name} -->)", re.S)
         if not pattern.search(text):
             raise SystemExit(f"README.md has no '<!-- BEGIN {name} -->' section")
-        text = pattern.sub(lambda m, make=make: m.group(1) + make() + "\n" + m.group(2), text)  # type: ignore[misc]
+        text = pattern.sub(functools.partial(_filled, make()), text)
     return text
 
 

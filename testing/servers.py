@@ -13,6 +13,7 @@ import socket
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
@@ -55,7 +56,7 @@ async def add_search_attributes(client: Client) -> None:
 
 
 @contextlib.asynccontextmanager
-async def dev_server(*, ui: bool = False, **options: object) -> AsyncIterator[WorkflowEnvironment]:
+async def dev_server(*, ui: bool = False, **options: Any) -> AsyncIterator[WorkflowEnvironment]:
     """A fresh dev server (in-memory SQLite) with the contract's search attributes."""
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=binary("temporal"),
@@ -63,7 +64,7 @@ async def dev_server(*, ui: bool = False, **options: object) -> AsyncIterator[Wo
         search_attributes=list(sa.ALL),
         dev_server_log_level="error",
         ui=ui,
-        **options,  # type: ignore[arg-type]  # start_local's keyword options, passed through
+        **options,
     )
     try:
         yield env

@@ -5,7 +5,17 @@ from typing import Any
 import pytest
 
 from domain.errors import InvalidInput
-from domain.events import EVENT_MODELS, EVENT_TYPES, SENDERS, EventEnvelope, parse_event
+from domain.events import (
+    EVENT_MODELS,
+    EVENT_TYPES,
+    SENDERS,
+    BusinessNumberProvided,
+    EventEnvelope,
+    ImporterAccountProvided,
+    NoBusinessNumber,
+    PoaDenied,
+    parse_event,
+)
 from domain.steps import Party
 
 ADDRESS = {
@@ -74,55 +84,59 @@ def rejection(data: Any) -> InvalidInput:
 # --- every event type --------------------------------------------------------------------------
 
 
-def test_minimal_payload_table_covers_every_event_type():
+def test_minimal_payload_table_covers_every_event_type() -> None:
     assert set(MINIMAL_VALID) == set(EVENT_TYPES) == set(EVENT_MODELS)
     assert len(EVENT_TYPES) == len(set(EVENT_TYPES)) == 19
 
 
 @pytest.mark.parametrize("kind", EVENT_TYPES)
-def test_every_event_type_parses_from_its_minimal_payload(kind):
+def test_every_event_type_parses_from_its_minimal_payload(kind: str) -> None:
     event = parse_event({"type": kind, **MINIMAL_VALID[kind]})
-    assert event.type == kind  # type: ignore[attr-defined]
+    assert event.type == kind
     assert event.event_id is None
 
 
 @pytest.mark.parametrize("kind", EVENT_TYPES)
-def test_every_event_type_accepts_an_event_id(kind):
+def test_every_event_type_accepts_an_event_id(kind: str) -> None:
     event = parse_event({"type": kind, "event_id": "evt-1", **MINIMAL_VALID[kind]})
     assert event.event_id == "evt-1"
 
 
 @pytest.mark.parametrize("kind", EVENT_TYPES)
-def test_every_event_type_parses_through_the_envelope(kind):
+def test_every_event_type_parses_through_the_envelope(kind: str) -> None:
     envelope = EventEnvelope.model_validate({"type": kind, "event_id": "e", **MINIMAL_VALID[kind]})
     event = parse_event(envelope)
-    assert (event.type, event.event_id) == (kind, "e")  # type: ignore[attr-defined]
+    assert (event.type, event.event_id) == (kind, "e")
 
 
-def test_business_number_in_event_is_normalized():
+def test_business_number_in_event_is_normalized() -> None:
     event = parse_event({"type": "business_number_provided", "business_number": "123-456 782"})
-    assert event.business_number == "123456782"  # type: ignore[attr-defined]
+    assert isinstance(event, BusinessNumberProvided)
+    assert event.business_number == "123456782"
 
 
-def test_program_account_in_event_is_normalized():
+def test_program_account_in_event_is_normalized() -> None:
     event = parse_event({"type": "importer_account_provided", "program_account": "123456782rm0001"})
-    assert event.program_account == "123456782RM0001"  # type: ignore[attr-defined]
+    assert isinstance(event, ImporterAccountProvided)
+    assert event.program_account == "123456782RM0001"
 
 
-def test_no_business_number_with_own_us_address_keeps_the_address():
+def test_no_business_number_with_own_us_address_keeps_the_address() -> None:
     address = {**ADDRESS, "state": "ny", "postal_code": "14201-1234", "street2": "Unit 5"}
     event = parse_event(
         {"type": "no_business_number", "return_method": "own_us_address", "us_address": address}
     )
-    assert event.us_address.state == "NY"  # type: ignore[attr-defined]
-    assert event.us_address.postal_code == "14201-1234"  # type: ignore[attr-defined]
-    assert event.us_address.country == "US"  # type: ignore[attr-defined]
+    assert isinstance(event, NoBusinessNumber) and event.us_address is not None
+    assert event.us_address.state == "NY"
+    assert event.us_address.postal_code == "14201-1234"
+    assert event.us_address.country == "US"
 
 
 @pytest.mark.parametrize("reason", ["carm_not_registered", "importer_account_missing", "other"])
-def test_poa_denied_accepts_each_contract_reason_with_optional_detail(reason):
+def test_poa_denied_accepts_each_contract_reason_with_optional_detail(reason: str) -> None:
     event = parse_event({"type": "poa_denied", "reason": reason, "detail": "see portal"})
-    assert (event.reason, event.detail) == (reason, "see portal")  # type: ignore[attr-defined]
+    assert isinstance(event, PoaDenied)
+    assert (event.reason, event.detail) == (reason, "see portal")
 
 
 @pytest.mark.parametrize(
@@ -133,70 +147,70 @@ def test_poa_denied_accepts_each_contract_reason_with_optional_detail(reason):
         {"transaction_number": "ABC123", "transaction_total": "99.99"},
     ],
 )
-def test_affinity_figures_provided_accepts_any_one_complete_pair(pair):
+def test_affinity_figures_provided_accepts_any_one_complete_pair(pair: dict[str, Any]) -> None:
     parse_event({"type": "affinity_figures_provided", **pair})
 
 
-def test_event_id_of_128_characters_is_accepted():
+def test_event_id_of_128_characters_is_accepted() -> None:
     assert parse_event({"type": "carm_registered", "event_id": "e" * 128}).event_id == "e" * 128
 
 
 # --- rejections --------------------------------------------------------------------------------
 
 
-def test_missing_type_is_rejected():
+def test_missing_type_is_rejected() -> None:
     assert "'type' is required" in rejection({}).message
     assert "'type' is required" in rejection({"type": ""}).message
     assert "'type' is required" in rejection(EventEnvelope()).message
 
 
-def test_unknown_type_is_rejected_listing_the_valid_types():
+def test_unknown_type_is_rejected_listing_the_valid_types() -> None:
     message = rejection({"type": "carm_exploded"}).message
     assert "unknown event type 'carm_exploded'" in message
     for kind in EVENT_TYPES:
         assert kind in message
 
 
-def test_unknown_extra_field_is_rejected_naming_the_field():
+def test_unknown_extra_field_is_rejected_naming_the_field() -> None:
     message = rejection({"type": "carm_registered", "surprise": 1}).message
     assert "surprise: unknown field" in message
 
 
-def test_unknown_extra_field_is_rejected_through_the_envelope_too():
+def test_unknown_extra_field_is_rejected_through_the_envelope_too() -> None:
     message = rejection(EventEnvelope.model_validate({"type": "opted_in", "colour": "blue"})).message
     assert "colour: unknown field" in message
 
 
-def test_missing_required_field_is_rejected_naming_the_field():
+def test_missing_required_field_is_rejected_naming_the_field() -> None:
     message = rejection({"type": "business_number_provided"}).message
     assert "business_number: required field is missing" in message
 
 
-def test_bad_business_number_is_rejected_naming_the_check_digit():
+def test_bad_business_number_is_rejected_naming_the_check_digit() -> None:
     message = rejection({"type": "business_number_provided", "business_number": "123456789"}).message
     assert "business_number" in message
     assert "check digit" in message
 
 
-def test_program_account_on_another_program_is_rejected():
+def test_program_account_on_another_program_is_rejected() -> None:
     message = rejection({"type": "importer_account_provided", "program_account": "RT0001"}).message
     assert "RT program" in message
     assert "RM" in message
 
 
-def test_own_us_address_without_address_is_rejected():
+def test_own_us_address_without_address_is_rejected() -> None:
     message = rejection({"type": "no_business_number", "return_method": "own_us_address"}).message
     assert "us_address is required" in message
 
 
-def test_dispose_with_an_address_is_rejected():
+def test_dispose_with_an_address_is_rejected() -> None:
     message = rejection(
         {"type": "no_business_number", "return_method": "dispose", "us_address": ADDRESS}
     ).message
     assert "us_address must not be given" in message
 
 
-def test_unknown_return_method_is_rejected():
+def test_unknown_return_method_is_rejected() -> None:
     message = rejection({"type": "no_business_number", "return_method": "keep"}).message
     assert "return_method" in message
 
@@ -212,7 +226,7 @@ def test_unknown_return_method_is_rejected():
         ({"zip": "14201"}, "us_address.zip", "unknown field"),
     ],
 )
-def test_bad_us_address_is_rejected_naming_the_field(change, field, words):
+def test_bad_us_address_is_rejected_naming_the_field(change: dict[str, Any], field: str, words: str) -> None:
     event = {
         "type": "no_business_number",
         "return_method": "own_us_address",
@@ -223,14 +237,14 @@ def test_bad_us_address_is_rejected_naming_the_field(change, field, words):
     assert words in message
 
 
-def test_poa_denied_with_unknown_reason_is_rejected_listing_the_reasons():
+def test_poa_denied_with_unknown_reason_is_rejected_listing_the_reasons() -> None:
     message = rejection({"type": "poa_denied", "reason": "grumpy"}).message
     assert "reason" in message
     assert "carm_not_registered" in message
     assert "importer_account_missing" in message
 
 
-def test_affinity_figures_without_any_pair_are_rejected():
+def test_affinity_figures_without_any_pair_are_rejected() -> None:
     message = rejection({"type": "affinity_figures_provided"}).message
     assert "give at least one pair" in message
 
@@ -243,42 +257,42 @@ def test_affinity_figures_without_any_pair_are_rejected():
         ({"transaction_number": "T-1"}, "transaction_number and transaction_total"),
     ],
 )
-def test_affinity_figures_with_half_a_pair_are_rejected(half, names):
+def test_affinity_figures_with_half_a_pair_are_rejected(half: dict[str, Any], names: str) -> None:
     message = rejection({"type": "affinity_figures_provided", **half}).message
     assert f"{names} go together" in message
 
 
 @pytest.mark.parametrize("month", ["2025-13", "2025-00", "March 2025", "2025-3", "25-03"])
-def test_affinity_figures_with_bad_month_format_are_rejected(month):
+def test_affinity_figures_with_bad_month_format_are_rejected(month: str) -> None:
     message = rejection(
         {"type": "affinity_figures_provided", "statement_month": month, "statement_balance": "1"}
     ).message
     assert "statement_month" in message
 
 
-def test_event_id_of_129_characters_is_rejected():
+def test_event_id_of_129_characters_is_rejected() -> None:
     message = rejection({"type": "carm_registered", "event_id": "e" * 129}).message
     assert "event_id" in message
     assert "128" in message
 
 
-def test_empty_event_id_is_rejected():
+def test_empty_event_id_is_rejected() -> None:
     assert "event_id" in rejection({"type": "carm_registered", "event_id": ""}).message
 
 
-def test_rejection_message_names_the_event_type():
+def test_rejection_message_names_the_event_type() -> None:
     assert rejection({"type": "poa_denied"}).message.startswith("invalid poa_denied event: ")
 
 
 @pytest.mark.parametrize("kind", [["carm_registered"], {"t": 1}])
-def test_non_string_type_in_a_dict_is_rejected_as_invalid_input(kind):
+def test_non_string_type_in_a_dict_is_rejected_as_invalid_input(kind: str) -> None:
     rejection({"type": kind})
 
 
 # --- the lenient envelope ----------------------------------------------------------------------
 
 
-def test_envelope_accepts_arbitrary_extra_fields():
+def test_envelope_accepts_arbitrary_extra_fields() -> None:
     envelope = EventEnvelope.model_validate(
         {"type": "carm_registered", "event_id": "e1", "anything": {"nested": [1, 2]}, "n": 3}
     )
@@ -291,7 +305,7 @@ def test_envelope_accepts_arbitrary_extra_fields():
     }
 
 
-def test_envelope_round_trips_through_json_and_still_parses_to_the_same_event():
+def test_envelope_round_trips_through_json_and_still_parses_to_the_same_event() -> None:
     # As the pydantic data converter sends it: unset event_id comes back as an explicit null.
     envelope = EventEnvelope.model_validate({"type": "poa_denied", "reason": "other", "detail": "x"})
     again = EventEnvelope.model_validate_json(envelope.model_dump_json())
@@ -299,7 +313,7 @@ def test_envelope_round_trips_through_json_and_still_parses_to_the_same_event():
     assert parse_event(again) == parse_event(envelope)
 
 
-def test_envelope_decodes_an_empty_object():
+def test_envelope_decodes_an_empty_object() -> None:
     assert EventEnvelope.model_validate({}).fields() == {}
 
 
@@ -311,7 +325,9 @@ def test_envelope_decodes_an_empty_object():
         ({"type": None}, "type"),
     ],
 )
-def test_envelope_decodes_non_string_type_or_event_id_and_parse_event_names_the_problem(data, field):
+def test_envelope_decodes_non_string_type_or_event_id_and_parse_event_names_the_problem(
+    data: dict[str, Any], field: str
+) -> None:
     envelope = EventEnvelope.model_validate(data)
     assert field in rejection(envelope).message
 
@@ -319,12 +335,12 @@ def test_envelope_decodes_non_string_type_or_event_id_and_parse_event_names_the_
 # --- senders -----------------------------------------------------------------------------------
 
 
-def test_senders_cover_every_event_type():
+def test_senders_cover_every_event_type() -> None:
     assert set(SENDERS) == set(EVENT_TYPES)
     assert all(SENDERS[kind] for kind in EVENT_TYPES)
 
 
 @pytest.mark.parametrize("kind", EVENT_TYPES)
-def test_senders_match_the_contract_table(kind):
+def test_senders_match_the_contract_table(kind: str) -> None:
     assert set(SENDERS[kind]) == CONTRACT_SENDERS[kind]
     assert Party.operations not in SENDERS[kind]

@@ -14,6 +14,8 @@ from domain.workflow_ids import shipment_id_of
 from testing.journeys import FULL_JOURNEY
 from testing.probes import send, wait_for
 from tests.conftest import Stack, new_id
+from workflows.onboarding import SellerOnboarding
+from workflows.return_hold import ReturnHold
 
 ADDRESS = {
     "name": "Jane Seller",
@@ -49,10 +51,10 @@ async def result(handle: WorkflowHandle[Any, Any]) -> HoldResult:
 
 async def held(handle: WorkflowHandle[Any, Any]) -> HoldStatus:
     async def is_held() -> bool:
-        return (await handle.query("status", result_type=HoldStatus)).seller_known is not None
+        return (await handle.query(ReturnHold.status)).seller_known is not None
 
     await wait_for(is_held)
-    return await handle.query("status", result_type=HoldStatus)
+    return await handle.query(ReturnHold.status)
 
 
 async def test_parcel_of_cleared_seller_is_released_at_once(dev_stack: Stack) -> None:
@@ -179,7 +181,7 @@ async def test_clearance_releases_every_held_parcel_of_the_seller(dev_stack: Sta
     assert len(releases) == len(parcels)
 
     async def none_listed() -> bool:
-        return (await seller_handle.query("status"))["held_shipments"] == []
+        return (await seller_handle.query(SellerOnboarding.status)).held_shipments == []
 
     await wait_for(none_listed)
 

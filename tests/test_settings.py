@@ -1,6 +1,7 @@
 """Settings read from the environment, and the snapshot a workflow keeps in its history."""
 
 from datetime import date, datetime, time, timedelta
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
@@ -13,7 +14,7 @@ WITHOUT_RPP = [step for step in Step if step is not Step.rpp_enrollment]
 
 
 @pytest.fixture(autouse=True)
-def clean_env(monkeypatch):
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Every test starts from the defaults, whatever the surrounding shell exports."""
     for name in Settings.model_fields:
         monkeypatch.delenv(name.upper(), raising=False)
@@ -23,14 +24,14 @@ def clean_env(monkeypatch):
 # --- connection settings -----------------------------------------------------------------------
 
 
-def test_connection_settings_default_to_the_contract_values():
+def test_connection_settings_default_to_the_contract_values() -> None:
     s = Settings()
     assert s.temporal_address == "localhost:7233"
     assert s.temporal_namespace == "default"
     assert s.temporal_task_queue == "carm-returns"
 
 
-def test_connection_settings_are_read_from_the_environment(monkeypatch):
+def test_connection_settings_are_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TEMPORAL_ADDRESS", "temporal.internal:7233")
     monkeypatch.setenv("TEMPORAL_NAMESPACE", "returns-prod")
     monkeypatch.setenv("TEMPORAL_TASK_QUEUE", "carm-returns-blue")
@@ -46,12 +47,12 @@ def test_connection_settings_are_read_from_the_environment(monkeypatch):
 
 
 @pytest.mark.parametrize("raw", ["1,2,3", "1, 2 ,3", "1,2,3,"])
-def test_reminder_days_are_read_as_a_comma_list(monkeypatch, raw):
+def test_reminder_days_are_read_as_a_comma_list(monkeypatch: pytest.MonkeyPatch, raw: str) -> None:
     monkeypatch.setenv("SELLER_REMINDER_DAYS", raw)
     assert Settings().seller_reminder_days == [1, 2, 3]
 
 
-def test_other_integer_lists_are_read_as_comma_lists(monkeypatch):
+def test_other_integer_lists_are_read_as_comma_lists(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BROKER_REMINDER_BUSINESS_DAYS", "5,15")
     monkeypatch.setenv("CARM_LOGIN_REMINDER_DAYS_BEFORE", "14")
     monkeypatch.setenv("HOLD_REMINDER_BUSINESS_DAYS_LEFT", "3, 1")
@@ -61,27 +62,31 @@ def test_other_integer_lists_are_read_as_comma_lists(monkeypatch):
     assert s.hold_reminder_business_days_left == [3, 1]
 
 
-def test_non_integer_reminder_day_is_rejected(monkeypatch):
+def test_non_integer_reminder_day_is_rejected(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SELLER_REMINDER_DAYS", "1,two")
     with pytest.raises(ValidationError, match="seller_reminder_days"):
         Settings()
 
 
-def test_all_eight_steps_are_required_by_default():
+def test_all_eight_steps_are_required_by_default() -> None:
     assert Settings().required_steps == list(Step)
 
 
-def test_required_steps_without_rpp_enrollment_are_accepted(monkeypatch):
+def test_required_steps_without_rpp_enrollment_are_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REQUIRED_STEPS", ",".join(WITHOUT_RPP))
     assert Settings().required_steps == WITHOUT_RPP
 
 
-def test_required_steps_are_kept_in_guidance_order_without_duplicates(monkeypatch):
+def test_required_steps_are_kept_in_guidance_order_without_duplicates(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("REQUIRED_STEPS", " , ".join(reversed([*WITHOUT_RPP, Step.program_access])))
     assert Settings().required_steps == WITHOUT_RPP
 
 
-def test_required_steps_without_carm_registration_are_rejected_naming_it(monkeypatch):
+def test_required_steps_without_carm_registration_are_rejected_naming_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("REQUIRED_STEPS", ",".join(s for s in Step if s is not Step.carm_registration))
     with pytest.raises(ValidationError) as err:
         Settings()
@@ -90,18 +95,18 @@ def test_required_steps_without_carm_registration_are_rejected_naming_it(monkeyp
     assert "missing: carm_registration" in message
 
 
-def test_required_steps_with_an_unknown_step_are_rejected(monkeypatch):
+def test_required_steps_with_an_unknown_step_are_rejected(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REQUIRED_STEPS", ",".join([*Step, "bank_account"]))
     with pytest.raises(ValidationError, match="required_steps"):
         Settings()
 
 
-def test_holiday_categories_are_read_as_a_comma_list(monkeypatch):
+def test_holiday_categories_are_read_as_a_comma_list(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WAREHOUSE_HOLIDAY_CATEGORIES", "public, government")
     assert Settings().warehouse_holiday_categories == ["public", "government"]
 
 
-def test_blank_holiday_subdivision_means_federal_only(monkeypatch):
+def test_blank_holiday_subdivision_means_federal_only(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("WAREHOUSE_HOLIDAY_SUBDIVISION", "")
     assert Settings().warehouse_holiday_subdivision is None
 
@@ -110,7 +115,7 @@ def test_blank_holiday_subdivision_means_federal_only(monkeypatch):
 
 
 @pytest.mark.parametrize("today", [date(2026, 1, 1), date(2026, 5, 1), date(2026, 12, 31)])
-def test_workflow_settings_calendar_covers_at_least_the_next_three_years(today):
+def test_workflow_settings_calendar_covers_at_least_the_next_three_years(today: Any) -> None:
     cal = Settings().workflow_settings(today).calendar
     assert cal.first_year <= today.year
     assert cal.last_year >= today.year + 3
@@ -119,7 +124,7 @@ def test_workflow_settings_calendar_covers_at_least_the_next_three_years(today):
     cal.is_business_day(today.replace(year=today.year + 3))
 
 
-def test_workflow_settings_calendar_can_compute_a_due_date_for_a_parcel_arriving_today():
+def test_workflow_settings_calendar_can_compute_a_due_date_for_a_parcel_arriving_today() -> None:
     today = date(2026, 12, 31)
     cal = Settings().workflow_settings(today).calendar
     arrived = cal.at_local(today, time(15))
@@ -127,7 +132,9 @@ def test_workflow_settings_calendar_can_compute_a_due_date_for_a_parcel_arriving
     assert cal.due_on(arrived) == date(2027, 1, 25)  # Jan 1 (New Year) and Jan 18 (MLK) skipped
 
 
-def test_workflow_settings_calendar_uses_the_warehouse_timezone_and_holidays(monkeypatch):
+def test_workflow_settings_calendar_uses_the_warehouse_timezone_and_holidays(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     monkeypatch.setenv("WAREHOUSE_TIMEZONE", "America/Chicago")
     monkeypatch.setenv("WAREHOUSE_HOLIDAY_SUBDIVISION", "MA")
     cal = Settings().workflow_settings(date(2026, 1, 5)).calendar
@@ -136,14 +143,14 @@ def test_workflow_settings_calendar_uses_the_warehouse_timezone_and_holidays(mon
     assert cal.local_date(datetime.fromisoformat("2026-01-06T05:30:00+00:00")) == date(2026, 1, 5)
 
 
-def test_default_workflow_settings_use_federal_holidays_in_new_york():
+def test_default_workflow_settings_use_federal_holidays_in_new_york() -> None:
     cal = Settings().workflow_settings(date(2026, 1, 5)).calendar
     assert cal.timezone == "America/New_York"
     assert date(2026, 4, 20) not in cal.holidays
     assert date(2026, 11, 26) in cal.holidays  # Thanksgiving
 
 
-def test_workflow_settings_carry_the_environment_values(monkeypatch):
+def test_workflow_settings_carry_the_environment_values(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SELLER_REMINDER_DAYS", "1,2,3")
     monkeypatch.setenv("SELLER_ESCALATE_AFTER_DAYS", "9")
     monkeypatch.setenv("BROKER_REMINDER_BUSINESS_DAYS", "4,8")
@@ -160,7 +167,7 @@ def test_workflow_settings_carry_the_environment_values(monkeypatch):
     assert ws.carm_inactivity_days == 90
 
 
-def test_default_workflow_settings_match_the_brief():
+def test_default_workflow_settings_match_the_brief() -> None:
     ws = Settings().workflow_settings(date(2026, 5, 1))
     assert ws.required_steps == list(Step)
     assert ws.hold_business_days == 15
@@ -169,12 +176,12 @@ def test_default_workflow_settings_match_the_brief():
     assert ws.broker_reminders.business_days is True
 
 
-def test_workflow_settings_round_trip_through_json_unchanged():
+def test_workflow_settings_round_trip_through_json_unchanged() -> None:
     ws = Settings().workflow_settings(date(2026, 5, 1))
     assert WorkflowSettings.model_validate_json(ws.model_dump_json()) == ws
 
 
-def test_workflow_settings_round_trip_with_non_default_values(monkeypatch):
+def test_workflow_settings_round_trip_with_non_default_values(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REQUIRED_STEPS", ",".join(WITHOUT_RPP))
     monkeypatch.setenv("SELLER_REMINDER_DAYS", "1,2,3")
     monkeypatch.setenv("WAREHOUSE_HOLIDAY_SUBDIVISION", "NY")
@@ -186,7 +193,7 @@ def test_workflow_settings_round_trip_with_non_default_values(monkeypatch):
     )
 
 
-def test_workflow_settings_from_history_tolerate_unknown_fields():
+def test_workflow_settings_from_history_tolerate_unknown_fields() -> None:
     ws = Settings().workflow_settings(date(2026, 5, 1))
     data = ws.model_dump(mode="json")
     data["added_in_a_later_release"] = {"x": 1}

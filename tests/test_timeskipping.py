@@ -17,6 +17,7 @@ from domain.payloads import HoldResult, HoldStatus
 from testing.journeys import FULL_JOURNEY
 from testing.probes import send
 from tests.conftest import Stack, new_id
+from workflows.onboarding import SellerOnboarding
 
 
 async def server_now(env: WorkflowEnvironment) -> datetime:
@@ -24,7 +25,7 @@ async def server_now(env: WorkflowEnvironment) -> datetime:
 
 
 async def seller_status(handle: WorkflowHandle[Any, Any]) -> OnboardingStatus:
-    return await handle.query("status", result_type=OnboardingStatus)
+    return await handle.query(SellerOnboarding.status)
 
 
 async def test_seller_is_reminded_then_operations_alerted_and_seller_marked_stalled(

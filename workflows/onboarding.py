@@ -262,9 +262,14 @@ class SellerOnboarding:
         )
 
     def _act_on(self, e: rules.Effects) -> None:
-        now = workflow.now()
+        """The commands an applied event calls for: deliveries, and telling parcels to go."""
+        self._act_on_broker_steps(e)
+        self._act_on_login(e)
+        self._act_on_clearance(e)
+
+    def _act_on_broker_steps(self, e: rules.Effects) -> None:
         if e.broker_handoff:
-            self._m.last_login_at = now  # registering in CARM is a login
+            self._m.last_login_at = workflow.now()  # registering in CARM is a login
             self._hand_off_to_broker()
         if e.affinity_requested:
             self._request_affinity_figures()
@@ -272,15 +277,19 @@ class SellerOnboarding:
             self._notify_seller("affinity_figures", figures=e.affinity_figures)
         if e.poa_denied is not None:
             self._notify_seller("poa_denied", reason=e.poa_denied.reason, detail=e.poa_denied.detail)
-        if e.login_confirmed:
-            self._m.last_login_at = now
-            self._m.login_reminders_sent = 0
-            self._m.login_overdue_alerted = False
         if e.registration_requested:
             self._notify_seller("registration_requested")
+
+    def _act_on_login(self, e: rules.Effects) -> None:
+        if e.login_confirmed:
+            self._m.last_login_at = workflow.now()
+            self._m.login_reminders_sent = 0
+            self._m.login_overdue_alerted = False
+
+    def _act_on_clearance(self, e: rules.Effects) -> None:
         if e.became_cleared:
             count("sellers_cleared", "Sellers who became cleared for returns")
-            self._m.last_login_at = self._m.last_login_at or now
+            self._m.last_login_at = self._m.last_login_at or workflow.now()
             self._m.login_reminders_sent = 0
             self._notify_seller("seller_cleared", held=len(self._m.held_shipments))
         if e.lost_clearance:
