@@ -8,12 +8,13 @@ STAMP := $(VENV)/.installed
 PIP_FLAGS := --quiet --disable-pip-version-check
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test lint typecheck fmt clean clean-data
+.PHONY: help venv system-deps run test lint typecheck fmt clean clean-data
 
 help:
 	@echo "make venv        create $(VENV) and install the project with its dev extras"
 	@echo "make run         Temporal dev server + worker + API in the foreground (Ctrl-C stops)"
-	@echo "make test        lint, format check, type check, then the test suite (what CI runs)"
+	@echo "make test        system packages, lint, format check, type check, then the test suite (what CI runs)"
+	@echo "make system-deps the Debian packages the tests use (chromium, chromedriver, PostgreSQL, nginx)"
 	@echo "make lint        ruff check, ruff format --check and mypy only"
 	@echo "make fmt         reformat and apply safe lint fixes"
 	@echo "make clean       remove $(VENV) and tool caches (keeps data/)"
@@ -37,7 +38,11 @@ lint: venv
 typecheck: venv
 	$(BIN)/mypy .
 
-test: lint
+# The tests drive real servers and a real browser: Debian's chromium, PostgreSQL and nginx.
+system-deps:
+	@bash scripts/install_system_deps.sh
+
+test: system-deps lint
 	$(BIN)/pytest -q
 
 fmt: venv

@@ -3,7 +3,7 @@
 The app is served by uvicorn on a loopback port and backed by the real dev server and worker;
 chromium loads the page as a phone would (390×844), dumps the DOM it rendered and takes a
 screenshot, kept under ``test-artifacts/`` for a person to look at. Chromium is installed by
-``scripts/install_chromium.sh`` (CI runs it before the tests); without it these tests fail.
+``make test`` (scripts/install_system_deps.sh); without it these tests fail.
 """
 
 import asyncio
@@ -144,7 +144,7 @@ def browser(tmp_path: Path) -> Browser:
     if not CHROMIUM.exists():
         pytest.fail(
             f"{CHROMIUM} is missing: the checklist page is tested in Debian's chromium. "
-            "Install it with `bash scripts/install_chromium.sh` (as root; CI runs it before `make test`)."
+            "Install it with `make system-deps` (as root or with sudo; `make test` does it first)."
         )
     return Browser(tmp_path)
 
