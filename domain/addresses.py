@@ -3,6 +3,7 @@
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic_core import PydanticCustomError
 
 # USPS two-letter codes: states, DC, territories and the armed-forces "states".
 USPS_STATE_CODES = frozenset(
@@ -79,7 +80,11 @@ Line = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 def _state(value: str) -> str:
     code = value.strip().upper()
     if code not in USPS_STATE_CODES:
-        raise ValueError(f"'{value}' is not a USPS two-letter state code (for example NY, WA, PR)")
+        raise PydanticCustomError(
+            "us_state",
+            "'{value}' is not a USPS two-letter state code (for example NY, WA, PR)",
+            {"value": value},
+        )
     return code
 
 

@@ -22,7 +22,15 @@ def check_arrival_time(arrived_at: datetime, now: datetime) -> None:
     if arrived_at > now + MAX_AHEAD:
         raise InvalidInput(
             f"invalid arrival: arrived_at {arrived_at.isoformat()} is in the future "
-            f"(at most {MAX_AHEAD.seconds // 3600} hour ahead of now, {now.isoformat(timespec='seconds')})"
+            f"(at most {MAX_AHEAD.seconds // 3600} hour ahead of now, {now.isoformat(timespec='seconds')})",
+            code="arrival_in_future",
+            field="arrived_at",
+            value=arrived_at.isoformat(),
         )
     if arrived_at < now - MAX_AGE:
-        raise InvalidInput(f"invalid arrival: arrived_at {arrived_at.isoformat()} is more than a year ago")
+        raise InvalidInput(
+            f"invalid arrival: arrived_at {arrived_at.isoformat()} is more than a year ago",
+            code="arrival_too_old",
+            field="arrived_at",
+            value=arrived_at.isoformat(),
+        )

@@ -9,6 +9,7 @@ as the update's parameter type would fail as "Failed decoding arguments" and hid
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+from pydantic_core import PydanticCustomError
 
 from domain.addresses import USAddress
 from domain.errors import InvalidInput
@@ -54,9 +55,13 @@ class NoBusinessNumber(_Event):
     @model_validator(mode="after")
     def _address_matches_method(self) -> "NoBusinessNumber":
         if self.return_method == "own_us_address" and self.us_address is None:
-            raise ValueError("us_address is required when return_method is own_us_address")
+            raise PydanticCustomError(
+                "us_address_required", "us_address is required when return_method is own_us_address"
+            )
         if self.return_method == "dispose" and self.us_address is not None:
-            raise ValueError("us_address must not be given when return_method is dispose")
+            raise PydanticCustomError(
+                "us_address_not_expected", "us_address must not be given when return_method is dispose"
+            )
         return self
 
 
@@ -93,12 +98,15 @@ class AffinityFiguresProvided(_Event):
         for a, b in pairs:
             has_a, has_b = getattr(self, a) is not None, getattr(self, b) is not None
             if has_a != has_b:
-                raise ValueError(f"{a} and {b} go together")
+                raise PydanticCustomError(
+                    "figures_pair", "{first} and {second} go together", {"first": a, "second": b}
+                )
             complete += has_a
         if complete == 0:
-            raise ValueError(
+            raise PydanticCustomError(
+                "figures_missing",
                 "give at least one pair: statement_month+statement_balance, "
-                "payment_month+payment_amount or transaction_number+transaction_total"
+                "payment_month+payment_amount or transaction_number+transaction_total",
             )
         return self
 
@@ -173,8 +181,14 @@ def parse_event(data: EventEnvelope | dict[str, Any]) -> _Event:
     fields = data.fields() if isinstance(data, EventEnvelope) else dict(data)
     kind = fields.get("type")
     if kind is None or kind == "":
-        raise InvalidInput("invalid event: the field 'type' is required")
+        raise InvalidInput("invalid event: the field 'type' is required", code="required", field="type")
     if not isinstance(kind, str) or kind not in _ADAPTERS:
-        raise InvalidInput(f"unknown event type '{kind}'; expected one of: {', '.join(EVENT_TYPES)}")
+        raise InvalidInput(
+            f"unknown event type '{kind}'; expected one of: {', '.join(EVENT_TYPES)}",
+            code="unknown_event_type",
+            field="type",
+            value=str(kind),
+            expected=list(EVENT_TYPES),
+        )
     event: _Event = parse_with(_ADAPTERS[kind], fields, f"{kind} event")
     return event

@@ -8,6 +8,7 @@ import re
 from typing import Annotated
 
 from pydantic import AfterValidator, StringConstraints
+from pydantic_core import PydanticCustomError
 from stdnum.ca import bn as stdnum_bn
 from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidFormat, InvalidLength
 
@@ -20,28 +21,46 @@ EventId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
 _PROGRAM_RE = re.compile(r"^(?P<program>[A-Z]{2})(?P<reference>\d{4})$")
 
 
+def _problem(code: str, template: str, value: str, **params: str) -> PydanticCustomError:
+    """A validation error with a code and parameters, which the rejection carries to front ends.
+
+    ``value`` is what the caller gave; templates use ``{value}`` and the other parameters by name.
+    """
+    return PydanticCustomError(code, template, {"value": value, **params})
+
+
 def normalize_business_number(raw: str) -> str:
-    """Return the 9-digit BN, or raise ``ValueError`` with a message a seller can act on."""
+    """Return the 9-digit BN, or raise a coded ``ValueError`` with a message a seller can act on."""
     compact = stdnum_bn.compact(raw)
     if len(compact) == 15:
-        raise ValueError(
-            f"'{raw}' is a program account, not a business number: give the 9-digit business number"
+        raise _problem(
+            "business_number_is_program_account",
+            "'{value}' is a program account, not a business number: give the 9-digit business number",
+            raw,
         )
     try:
         number = stdnum_bn.validate(compact)
     except InvalidLength:
-        raise ValueError(
-            f"business number must have 9 digits (spaces and hyphens ignored), got '{raw}'"
+        raise _problem(
+            "business_number_length",
+            "business number must have 9 digits (spaces and hyphens ignored), got '{value}'",
+            raw,
         ) from None
     except InvalidFormat:
-        raise ValueError(f"business number must be 9 digits, got '{raw}'") from None
+        raise _problem(
+            "business_number_format", "business number must be 9 digits, got '{value}'", raw
+        ) from None
     except InvalidChecksum:
-        raise ValueError(
-            f"business number '{raw}' has a wrong check digit (the 9th digit); check it against "
-            "your CRA documents"
+        raise _problem(
+            "business_number_check_digit",
+            "business number '{value}' has a wrong check digit (the 9th digit); check it against "
+            "your CRA documents",
+            raw,
         ) from None
     if number == "000000000":
-        raise ValueError("business number '000000000' is not a number CRA issues")
+        raise _problem(
+            "business_number_not_issued", "business number '{value}' is not a number CRA issues", raw
+        )
     return number
 
 
@@ -64,34 +83,56 @@ def parse_program_account(raw: str) -> tuple[str | None, str]:
     if len(compact) == 15:
         bn_part, account = compact[:9], compact[9:]
         if bn_part == "000000000":
-            raise ValueError(f"program account '{raw}': business number 000000000 is not issued by CRA")
+            raise _problem(
+                "program_account_business_number_not_issued",
+                "program account '{value}': business number 000000000 is not issued by CRA",
+                raw,
+            )
         try:
             stdnum_bn.validate(compact)
         except InvalidChecksum:
-            raise ValueError(
-                f"program account '{raw}': the business number '{bn_part}' has a wrong check digit"
+            raise _problem(
+                "program_account_check_digit",
+                "program account '{value}': the business number '{business_number}' has a wrong check digit",
+                raw,
+                business_number=bn_part,
             ) from None
         except (InvalidFormat, InvalidComponent):
             pass  # reported below with a more specific message
     elif len(compact) != 6:
-        raise ValueError(
-            f"program account must be RM plus 4 digits (RM0001) or the full 15-character form "
-            f"(123456782RM0001), got '{raw}'"
+        raise _problem(
+            "program_account_length",
+            "program account must be RM plus 4 digits (RM0001) or the full 15-character form "
+            "(123456782RM0001), got '{value}'",
+            raw,
         )
     if bn_part is not None and not bn_part.isdigit():
-        raise ValueError(f"program account '{raw}': the first 9 characters must be the business number")
+        raise _problem(
+            "program_account_format",
+            "program account '{value}': the first 9 characters must be the business number",
+            raw,
+        )
     match = _PROGRAM_RE.match(account)
     if match is None:
-        raise ValueError(
-            f"program account must be a 2-letter program identifier and 4 digits (RM0001), got '{raw}'"
+        raise _problem(
+            "program_account_format",
+            "program account must be a 2-letter program identifier and 4 digits (RM0001), got '{value}'",
+            raw,
         )
     if match["program"] != "RM":
-        raise ValueError(
-            f"program account '{raw}' is on the {match['program']} program; returns need the "
-            "importer/exporter program account (RM)"
+        raise _problem(
+            "program_account_other_program",
+            "program account '{value}' is on the {program} program; returns need the "
+            "importer/exporter program account (RM)",
+            raw,
+            program=match["program"],
         )
     if match["reference"] == "0000":
-        raise ValueError(f"program account '{raw}': reference number 0000 is not issued by CRA")
+        raise _problem(
+            "program_account_reference_not_issued",
+            "program account '{value}': reference number 0000 is not issued by CRA",
+            raw,
+        )
     return bn_part, account
 
 

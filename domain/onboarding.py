@@ -234,60 +234,100 @@ class OnboardingRules(StateMachine):
         step = COMPLETED_BY[self.event.type]
         r = self.record
         if r.is_complete(step):
-            raise NotAllowedNow(f"{step} is already complete")
+            raise NotAllowedNow(f"{step} is already complete", code="step_complete", step=step)
         missing = [p for p in ordered(PREREQUISITES[step]) if not r.is_complete(p)]
         if missing:
-            raise NotAllowedNow(f"{step} cannot be completed before {' and '.join(missing)}")
+            raise NotAllowedNow(
+                f"{step} cannot be completed before {' and '.join(missing)}",
+                code="step_prerequisites",
+                step=step,
+                missing=missing,
+            )
         if isinstance(self.event, ImporterAccountProvided):
             bn, _ = parse_program_account(self.event.program_account)
             if bn is not None and r.business_number is not None and bn != r.business_number:
                 raise InvalidInput(
                     f"program account '{self.event.program_account}' belongs to business number "
-                    f"{bn}, not to this seller's business number"
+                    f"{bn}, not to this seller's business number",
+                    code="program_account_other_business_number",
+                    field="program_account",
+                    value=self.event.program_account,
                 )
 
     def poa_under_review(self) -> None:
         if not self.record.is_complete(Step.poa_submission) or self.record.is_complete(Step.poa_approval):
-            raise NotAllowedNow("poa_denied needs a submitted POA awaiting the broker's review")
+            raise NotAllowedNow(
+                "poa_denied needs a submitted POA awaiting the broker's review", code="poa_not_under_review"
+            )
 
     def may_reopen(self) -> None:
         steps = REOPENS[self.event.type]
         if not any(self.record.is_complete(s) for s in steps):
             raise NotAllowedNow(
-                f"{self.event.type} does not apply: {' and '.join(ordered(steps))} "
-                "is not complete"
+                f"{self.event.type} does not apply: {' and '.join(ordered(steps))} is not complete",
+                code="nothing_to_reopen",
+                event=self.event.type,
+                steps=ordered(steps),
             )
 
     def doa_awaits_request(self) -> None:
         r = self.record
         if not r.is_complete(Step.carm_registration):
-            raise NotAllowedNow("doa_requested needs carm_registration complete (the broker handoff)")
+            raise NotAllowedNow(
+                "doa_requested needs carm_registration complete (the broker handoff)",
+                code="step_prerequisites",
+                step=Step.doa_acceptance,
+                missing=[Step.carm_registration],
+            )
         if r.is_complete(Step.doa_acceptance):
-            raise NotAllowedNow("doa_acceptance is already complete")
+            raise NotAllowedNow(
+                "doa_acceptance is already complete", code="step_complete", step=Step.doa_acceptance
+            )
         if r.doa_requested:
-            raise NotAllowedNow("the broker has already requested the DOA; it waits on the seller")
+            raise NotAllowedNow(
+                "the broker has already requested the DOA; it waits on the seller",
+                code="doa_already_requested",
+            )
 
     def carm_is_registered(self) -> None:
         if not self.record.is_complete(Step.carm_registration):
-            raise NotAllowedNow("carm_login_confirmed needs carm_registration complete")
+            raise NotAllowedNow(
+                "carm_login_confirmed needs carm_registration complete",
+                code="carm_not_registered",
+                event="carm_login_confirmed",
+            )
 
     def registration_under_way(self) -> None:
         r = self.record
         if r.is_complete(Step.carm_registration):
-            raise NotAllowedNow("carm_registration is already complete; no figures are needed")
+            raise NotAllowedNow(
+                "carm_registration is already complete; no figures are needed",
+                code="step_complete",
+                step=Step.carm_registration,
+            )
         if not r.is_complete(Step.importer_account):
-            raise NotAllowedNow("affinity figures are for CARM registration, which needs importer_account")
+            raise NotAllowedNow(
+                "affinity figures are for CARM registration, which needs importer_account",
+                code="step_prerequisites",
+                step=Step.carm_registration,
+                missing=[Step.importer_account],
+            )
         if r.affinity_requested:
-            raise NotAllowedNow("affinity figures were already requested from the broker")
+            raise NotAllowedNow(
+                "affinity figures were already requested from the broker", code="affinity_already_requested"
+            )
 
     def figures_were_requested(self) -> None:
         if not self.record.affinity_requested:
-            raise NotAllowedNow("no affinity figures were requested by the seller")
+            raise NotAllowedNow(
+                "no affinity figures were requested by the seller", code="affinity_not_requested"
+            )
 
     def business_number_pending(self) -> None:
         if self.record.is_complete(Step.business_number):
             raise NotAllowedNow(
-                "the seller already gave a business number; opting out is for sellers without one"
+                "the seller already gave a business number; opting out is for sellers without one",
+                code="business_number_given",
             )
 
     # --- conditions -------------------------------------------------------------------------
@@ -382,27 +422,45 @@ class OnboardingRules(StateMachine):
         self.effects.opted_in = True
 
 
-def _refusal(record: SellerRecord, event_type: str) -> str:
+def _refusal(record: SellerRecord, event_type: str) -> NotAllowedNow:
     """Why an event has no transition from the seller's lifecycle."""
     if record.lifecycle == "opted_out":
-        return (
-            f"{event_type} is not allowed: the seller has opted out (no business number); send opted_in first"
+        return NotAllowedNow(
+            f"{event_type} is not allowed: the seller has opted out (no business number); "
+            "send opted_in first",
+            code="seller_opted_out",
+            event=event_type,
         )
     if event_type == "opted_in":
-        return "opted_in is not allowed: the seller has not opted out"
+        return NotAllowedNow("opted_in is not allowed: the seller has not opted out", code="not_opted_out")
     if event_type == "registration_requested_by_broker":
-        return (
+        return NotAllowedNow(
             "registration_requested_by_broker applies only to a legacy-POA seller who is still "
-            "cleared on their POA"
+            "cleared on their POA",
+            code="not_legacy_poa",
         )
     if event_type == "no_business_number":
-        return "no_business_number is not allowed: the seller already gave a business number"
+        return NotAllowedNow(
+            "no_business_number is not allowed: the seller already gave a business number",
+            code="business_number_given",
+        )
+    step = COMPLETED_BY.get(event_type)
+    if record.lifecycle == "cleared" and step is not None:
+        return NotAllowedNow(
+            f"{step} is already complete (the seller is cleared for returns)", code="step_complete", step=step
+        )
     if record.lifecycle == "cleared":
-        step = COMPLETED_BY.get(event_type)
-        if step is not None:
-            return f"{step} is already complete (the seller is cleared for returns)"
-        return f"{event_type} is not allowed: every step is complete and the seller is cleared for returns"
-    return f"{event_type} is not allowed while the seller is {record.lifecycle}"
+        return NotAllowedNow(
+            f"{event_type} is not allowed: every step is complete and the seller is cleared for returns",
+            code="seller_cleared",
+            event=event_type,
+        )
+    return NotAllowedNow(
+        f"{event_type} is not allowed while the seller is {record.lifecycle}",
+        code="event_not_allowed",
+        event=event_type,
+        lifecycle=record.lifecycle,
+    )
 
 
 def new_record(
@@ -456,7 +514,7 @@ def apply(record: SellerRecord, data: EventEnvelope | dict[str, Any]) -> tuple[S
     try:
         machine.send(event.type)
     except TransitionNotAllowed:
-        raise NotAllowedNow(_refusal(record, event.type)) from None
+        raise _refusal(record, event.type) from None
     if event.event_id is not None:
         new.applied_event_ids = [*new.applied_event_ids, event.event_id][-MAX_REMEMBERED_EVENT_IDS:]
     return new, machine.effects

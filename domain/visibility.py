@@ -27,7 +27,7 @@ def is_id(value: str) -> bool:
 def quoted(value: str, allowed: Callable[[str], bool]) -> str:
     """A query string literal of a value the caller's whitelist accepts."""
     if not allowed(value) or "'" in value or "\\" in value:
-        raise InvalidInput(f"{value!r} cannot be used in a filter")
+        raise InvalidInput(f"{value!r} cannot be used in a filter", code="filter_value", value=value)
     return f"'{value}'"
 
 

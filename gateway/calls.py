@@ -75,8 +75,8 @@ async def call(
     handle: WorkflowHandle[Any, Any],
     request: Callable[[], Awaitable[R]],
     *,
-    missing: str,
-    ended: Callable[[], Awaitable[str]],
+    missing: NotFound,
+    ended: Callable[[], Awaitable[NotAllowedNow]],
 ) -> R:
     """Run ``request`` (an update or query on ``handle``), naming what it met if not a workflow."""
     async with translated():
@@ -87,9 +87,9 @@ async def call(
                 raise
     status = await existing(handle)
     if status is None:
-        raise NotFound(missing)
+        raise missing
     if status == WorkflowExecutionStatus.RUNNING:
         # Closed and continued as new between the call and the description: one more try.
         async with translated():
             return await request()
-    raise NotAllowedNow(await ended())
+    raise await ended()

@@ -15,31 +15,43 @@ from temporalio.client import (
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
-from domain.errors import InvalidInput, NotAllowedNow
+from domain.errors import rebuilt
 
 
 class GatewayError(Exception):
-    """A request Temporal could not carry out; the message names the problem."""
+    """A request Temporal could not carry out; the message names the problem, the code words it."""
 
-    def __init__(self, message: str) -> None:
+    code = "temporal_error"
+
+    def __init__(self, message: str, *, code: str | None = None, **params: str) -> None:
         super().__init__(message)
         self.message = message
+        self.code = code or type(self).code
+        self.params = params
 
 
 class NotFound(GatewayError):
     """No such workflow: the seller never signed up, the parcel was never recorded."""
 
+    code = "not_found"
+
 
 class Unavailable(GatewayError):
     """Temporal cannot take the request now (unreachable, overloaded): try again later."""
+
+    code = "unavailable"
 
 
 class TimedOut(GatewayError):
     """Temporal did not answer in time; the request may still be carried out."""
 
+    code = "timed_out"
+
 
 class QueryFailed(GatewayError):
     """The workflow could not answer a query."""
+
+    code = "query_failed"
 
 
 _UNAVAILABLE = frozenset({RPCStatusCode.UNAVAILABLE, RPCStatusCode.RESOURCE_EXHAUSTED})
@@ -50,12 +62,13 @@ _GONE = frozenset({RPCStatusCode.NOT_FOUND, RPCStatusCode.ABORTED})
 
 def rejection(cause: BaseException | None) -> Exception | None:
     """The domain error an update's validator or handler raised, rebuilt on this side."""
-    if isinstance(cause, ApplicationError):
-        if cause.type == "InvalidInput":
-            return InvalidInput(cause.message)
-        if cause.type == "NotAllowedNow":
-            return NotAllowedNow(cause.message)
-    return None
+    if not isinstance(cause, ApplicationError):
+        return None
+    try:
+        details = cause.details
+    except KeyError:  # encrypted, and this client has no key: the type still tells the kind
+        details = ()
+    return rebuilt(cause.type, cause.message, details[0] if details else None)
 
 
 def is_gone(err: RPCError) -> bool:

@@ -5,14 +5,20 @@ from typing import Any
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDReusePolicy
 
+from domain.errors import NotAllowedNow
 from domain.payloads import Arrival, DecideRequest, Decision, ExtendHold, ExtendHoldRequest, HoldStatus
 from domain.workflow_ids import hold_workflow_id
 from gateway.calls import Started, call, start_once
+from gateway.errors import NotFound
 from workflows.return_hold import ReturnHold
 
 
-def not_recorded(shipment_id: str) -> str:
-    return f"no returned parcel '{shipment_id}' has been recorded"
+def not_recorded(shipment_id: str) -> NotFound:
+    return NotFound(
+        f"no returned parcel '{shipment_id}' has been recorded",
+        code="parcel_not_found",
+        shipment_id=shipment_id,
+    )
 
 
 def hold_handle(client: Client, shipment_id: str) -> WorkflowHandle[ReturnHold, Any]:
@@ -48,10 +54,12 @@ async def hold_status(client: Client, shipment_id: str) -> HoldStatus:
     )
 
 
-async def _outcome(handle: WorkflowHandle[ReturnHold, Any]) -> str:
+async def _outcome(handle: WorkflowHandle[ReturnHold, Any]) -> NotAllowedNow:
     # A closed parcel cannot take an update; say what became of it, as the validator would.
     status = await handle.query(ReturnHold.status)
-    return f"the parcel is no longer held: it was {status.state}"
+    return NotAllowedNow(
+        f"the parcel is no longer held: it was {status.state}", code="parcel_closed", state=status.state
+    )
 
 
 async def decide(client: Client, shipment_id: str, decision: Decision) -> HoldStatus:

@@ -5,24 +5,32 @@ from typing import Any
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDReusePolicy
 
+from domain.errors import NotAllowedNow
 from domain.events import EventEnvelope
 from domain.onboarding import OnboardingStatus
 from domain.payloads import SellerDisposition, SignUp
 from domain.workflow_ids import seller_workflow_id
 from gateway.calls import Started, call, start_once
+from gateway.errors import NotFound
 from workflows.onboarding import SellerOnboarding
 
 
-def not_signed_up(seller_id: str) -> str:
-    return f"no seller '{seller_id}': they have not signed up"
+def not_signed_up(seller_id: str) -> NotFound:
+    return NotFound(
+        f"no seller '{seller_id}': they have not signed up", code="seller_not_found", seller_id=seller_id
+    )
 
 
 def seller_handle(client: Client, seller_id: str) -> WorkflowHandle[SellerOnboarding, Any]:
     return client.get_workflow_handle_for(SellerOnboarding.run, seller_workflow_id(seller_id))
 
 
-async def _ended(seller_id: str) -> str:
-    return f"seller '{seller_id}' is no longer onboarding (their workflow has ended)"
+async def _ended(seller_id: str) -> NotAllowedNow:
+    return NotAllowedNow(
+        f"seller '{seller_id}' is no longer onboarding (their workflow has ended)",
+        code="seller_ended",
+        seller_id=seller_id,
+    )
 
 
 async def sign_up(client: Client, signup: SignUp, *, task_queue: str) -> Started[SellerOnboarding]:

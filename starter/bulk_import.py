@@ -96,7 +96,12 @@ def parse_bool(value: str) -> bool:
         return True
     if text in _FALSE:
         return False
-    raise InvalidInput(f"legacy_poa must be true/false/yes/no/1/0 or empty, got '{value}'")
+    raise InvalidInput(
+        f"legacy_poa must be true/false/yes/no/1/0 or empty, got '{value}'",
+        code="bool_parsing",
+        field="legacy_poa",
+        value=value,
+    )
 
 
 def parse_steps(value: str) -> list[str] | None:
@@ -106,7 +111,10 @@ def parse_steps(value: str) -> list[str] | None:
         # SignUp would refuse them too, without saying which one is wrong.
         raise InvalidInput(
             f"completed_steps: unknown step(s) {', '.join(repr(s) for s in unknown)}; "
-            f"expected names among: {', '.join(_STEP_NAMES)}"
+            f"expected names among: {', '.join(_STEP_NAMES)}",
+            code="unknown_step",
+            field="completed_steps",
+            value=unknown,
         )
     return steps or None
 

@@ -344,3 +344,19 @@ def test_senders_cover_every_event_type() -> None:
 def test_senders_match_the_contract_table(kind: str) -> None:
     assert set(SENDERS[kind]) == CONTRACT_SENDERS[kind]
     assert Party.operations not in SENDERS[kind]
+
+
+def test_a_rejection_carries_its_first_problem_as_a_code_a_field_and_parameters() -> None:
+    with pytest.raises(InvalidInput) as err:
+        parse_event({"type": "business_number_provided", "business_number": "123456789"})
+    assert err.value.detail == {
+        "code": "business_number_check_digit",
+        "field": "business_number",
+        "params": {"value": "123456789"},
+    }
+    with pytest.raises(InvalidInput) as other:
+        parse_event({"type": "importer_account_provided", "program_account": "RT0001"})
+    assert (other.value.code, other.value.params["program"]) == ("program_account_other_program", "RT")
+    with pytest.raises(InvalidInput) as unknown:
+        parse_event({"type": "carm_registered", "importer_account": "RM0001"})
+    assert (unknown.value.code, unknown.value.field) == ("unknown_field", "importer_account")

@@ -9,6 +9,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 from temporalio.exceptions import ApplicationError
 
 import gateway.onboarding as sellers
+from domain.errors import InvalidInput, NotAllowedNow
 from domain.onboarding import OnboardingStatus
 from domain.payloads import SellerOnboardingInput, SignUp
 from testing.journeys import BN, FULL_JOURNEY
@@ -150,3 +151,19 @@ async def test_search_attributes_follow_the_stage(dev_stack: Stack) -> None:
         e for e in history.events if e.event_type == EventType.EVENT_TYPE_UPSERT_WORKFLOW_SEARCH_ATTRIBUTES
     ]
     assert upserts, "search attributes are upserted"
+
+
+async def test_rejections_reach_the_caller_with_their_code_field_and_parameters(dev_stack: Stack) -> None:
+    seller = new_id("s")
+    await dev_stack.sign_up(seller)
+    with pytest.raises(InvalidInput) as bad:
+        await dev_stack.send(seller, {"type": "business_number_provided", "business_number": "123456789"})
+    assert bad.value.detail == {
+        "code": "business_number_check_digit",
+        "field": "business_number",
+        "params": {"value": "123456789"},
+    }
+    with pytest.raises(NotAllowedNow) as early:
+        await dev_stack.send(seller, {"type": "carm_registered"})
+    assert early.value.code == "step_prerequisites"
+    assert early.value.params == {"step": "carm_registration", "missing": ["importer_account"]}

@@ -204,7 +204,9 @@ class SellerOnboarding:
     @apply_event.validator
     def _validate_event(self, event: EventEnvelope) -> None:
         if self._invalid is not None:
-            raise NotAllowedNow("this seller's workflow was started with invalid input")
+            raise NotAllowedNow(
+                "this seller's workflow was started with invalid input", code="invalid_workflow"
+            )
         # Raises InvalidInput / NotAllowedNow. The result is kept for the handler, which runs
         # next in the same activation: building the machine is most of an event's CPU cost.
         self._checked = (self._m.record, event.fields(), rules.apply(self._m.record, event))

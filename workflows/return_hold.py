@@ -288,20 +288,35 @@ class ReturnHold:
         extension = parse_strict(ExtendHold, request.model_dump(), "extend_hold request")
         self._check_held()
         if self._m.due_on is None:
-            raise NotAllowedNow("the parcel's deadline is not set yet; try again in a moment")
+            raise NotAllowedNow(
+                "the parcel's deadline is not set yet; try again in a moment", code="deadline_not_set"
+            )
         try:
             self._calendar.add_business_days(self._m.due_on, extension.business_days)
         except ValueError as err:
-            raise InvalidInput(f"cannot extend by {extension.business_days} business days: {err}") from None
+            raise InvalidInput(
+                f"cannot extend by {extension.business_days} business days: {err}",
+                code="extension_beyond_calendar",
+                field="business_days",
+                value=extension.business_days,
+            ) from None
 
     def _check_held(self) -> None:
         m = self._m
         if self._invalid is not None:
-            raise NotAllowedNow("this parcel's workflow was started with invalid input")
+            raise NotAllowedNow(
+                "this parcel's workflow was started with invalid input", code="invalid_workflow"
+            )
         if m.state != "held":
-            raise NotAllowedNow(f"the parcel is no longer held: it was {m.state}")
+            raise NotAllowedNow(
+                f"the parcel is no longer held: it was {m.state}", code="parcel_closed", state=m.state
+            )
         if m.closing is not None:
-            raise NotAllowedNow(f"the parcel is no longer held: it is being {m.closing}")
+            raise NotAllowedNow(
+                f"the parcel is no longer held: it is being {m.closing}",
+                code="parcel_closing",
+                state=m.closing,
+            )
 
     @workflow.query
     def status(self) -> HoldStatus:
