@@ -13,6 +13,7 @@ from typing import Any
 import structlog
 from temporalio.client import Client
 from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.directory import DirectoryActivities
 from activities.factory import build_delivery_activities
@@ -26,6 +27,17 @@ from workflows.return_hold import ReturnHold
 
 WORKFLOWS = [SellerOnboarding, ReturnHold]
 
+# Libraries the domain calls from workflow code that load parts of themselves lazily (e-mail
+# validation's IDNA tables): passed through whole, so the sandbox never imports them mid-task.
+PASSTHROUGH = ("email_validator", "idna")
+
+
+def workflow_runner() -> SandboxedWorkflowRunner:
+    """The sandbox every worker and replayer of the service runs the workflows in."""
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH)
+    )
+
 
 def build_worker(client: Client, settings: Settings, **options: Any) -> Worker:
     """The worker, with every activity's adapters built from ``settings`` (tests use this too)."""
@@ -36,6 +48,7 @@ def build_worker(client: Client, settings: Settings, **options: Any) -> Worker:
         client,
         task_queue=settings.temporal_task_queue,
         workflows=WORKFLOWS,
+        workflow_runner=workflow_runner(),
         activities=[
             deliveries.send_notification,
             deliveries.hand_off_to_broker,

@@ -153,6 +153,9 @@ class Settings(BaseSettings):
     """The seller is reminded of a held parcel when this many business days are left."""
     continue_as_new_after_events: int = 10_000
     """A seller's workflow continues as new after this many history events."""
+    delivery_give_up_after_seconds: int = Field(default=86_400, gt=0)
+    """A delivery that still fails this long after its first attempt is given up: operations is
+    alerted and it waits for ``delivery_retried`` or ``delivery_abandoned``."""
 
     _split_ints = field_validator(
         "seller_reminder_days",
@@ -225,6 +228,7 @@ class Settings(BaseSettings):
             hold_reminder_business_days_left=self.hold_reminder_business_days_left,
             calendar=calendar,
             continue_as_new_after_events=self.continue_as_new_after_events,
+            delivery_give_up_after_seconds=self.delivery_give_up_after_seconds,
         )
 
 

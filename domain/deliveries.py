@@ -31,6 +31,10 @@ class Notification(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict)
     seller_id: str | None = None
     shipment_id: str | None = None
+    language: str = "en"
+    """The seller's language for a message to the seller; English for the broker and operations."""
+    link_epoch: int | None = None
+    """For a message to the seller: the epoch of the checklist link minted into it."""
 
 
 class BrokerHandoff(BaseModel):
@@ -75,6 +79,22 @@ class WarehouseInstruction(BaseModel):
     action: WarehouseAction
     us_address: USAddress | None = None
     reason: str
+
+
+DeliveryKind = Literal["notification", "broker_handoff", "affinity_request", "warehouse_instruction"]
+
+
+class FailedDelivery(BaseModel):
+    """A delivery given up: refused for good, or still failing long after its first attempt."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    idempotency_key: str
+    kind: DeliveryKind
+    error: str
+    """Why, as the adapter put it (no personal data: adapters keep it out of their errors)."""
+    since: datetime
+    """When it was given up."""
 
 
 class DeliveryReceipt(BaseModel):

@@ -44,7 +44,8 @@ def mermaid() -> str:
         lines += [f"    {source} --> {target} : {label}" for label in labels if label not in steps]
     for state_id, events in stays.items():
         inside = [e for e in events if e not in COMPLETED_BY]
-        note = "a step completes" + (f"; {', '.join(inside)}" if inside else "")
+        parts = (["a step completes"] if len(inside) < len(events) else []) + [", ".join(inside)]
+        note = "; ".join(p for p in parts if p)
         lines.append(f"    note right of {state_id} : {note}")
     return "\n".join(lines)
 

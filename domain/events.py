@@ -6,16 +6,23 @@ of the strict models below and rejects with a message that names the problem (a 
 as the update's parameter type would fail as "Failed decoding arguments" and hide the reason).
 """
 
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, model_validator
 from pydantic_core import PydanticCustomError
 
 from domain.addresses import USAddress
 from domain.errors import InvalidInput
-from domain.identifiers import BusinessNumber, EventId, ProgramAccount
+from domain.identifiers import Actor, BusinessNumber, DeliveryKey, Email, EventId, Language, ProgramAccount
 from domain.steps import Party
 from domain.validation import parse_with
+
+Month = Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
+"""``YYYY-MM``."""
+Amount = Annotated[Decimal, Field(ge=0, le=Decimal("999999999999.99"), max_digits=14, decimal_places=2)]
+"""An amount in Canadian dollars and cents, as CBSA's Statement of Account shows it."""
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 
 
 class EventEnvelope(BaseModel):
@@ -38,6 +45,11 @@ class _Event(BaseModel):
     type: str
     """The event type; each event narrows it to its own name."""
     event_id: EventId | None = None
+    """Optional idempotency key (1–128 characters): a redelivery changes nothing."""
+    actor: Actor | None = None
+    """Who sent it: the command line's ``--actor``, the API token's name, ``broker``, ``seller``."""
+    party: Party | None = None
+    """On whose behalf: ``seller``, ``broker`` or ``operations`` (set by the service's front ends)."""
 
 
 class BusinessNumberProvided(_Event):
@@ -79,13 +91,20 @@ class PoaDenied(_Event):
 
 class AffinityFiguresProvided(_Event):
     type: Literal["affinity_figures_provided"]
-    statement_month: Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")] | None = None
+    statement_month: Month | None = None
     """Month of a Statement of Account, ``YYYY-MM``."""
-    statement_balance: str | None = None
-    payment_month: Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")] | None = None
-    payment_amount: str | None = None
-    transaction_number: Annotated[str, Field(max_length=64)] | None = None
-    transaction_total: str | None = None
+    statement_balance: Amount | None = None
+    """Its balance, in Canadian dollars."""
+    payment_month: Month | None = None
+    """Month of a payment to CBSA, ``YYYY-MM``."""
+    payment_amount: Amount | None = None
+    """Its amount, in Canadian dollars."""
+    transaction_number: (
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)] | None
+    ) = None
+    """A transaction number from the Statement of Account."""
+    transaction_total: Amount | None = None
+    """Its total duties and taxes, in Canadian dollars."""
 
     @model_validator(mode="after")
     def _one_complete_pair(self) -> "AffinityFiguresProvided":
@@ -109,6 +128,48 @@ class AffinityFiguresProvided(_Event):
                 "payment_month+payment_amount or transaction_number+transaction_total",
             )
         return self
+
+
+class LanguageChanged(_Event):
+    type: Literal["language_changed"]
+    language: Language
+    """``en`` or ``fr``: the language of the seller's messages and page from now on."""
+
+
+class EmailChanged(_Event):
+    type: Literal["email_changed"]
+    email: Email
+    """Where the seller's messages go from now on; the old address is told of the change."""
+
+
+class BusinessNumberCorrected(_Event):
+    type: Literal["business_number_corrected"]
+    business_number: BusinessNumber
+    """The right 9-digit business number."""
+    program_account: ProgramAccount | None = None
+    """The right RM account (of the new business number); without it the RM reference is kept."""
+    reason: Reason
+    """Why the numbers are corrected (operations' words, kept in the audit)."""
+
+
+class SellerOffboarded(_Event):
+    type: Literal["seller_offboarded"]
+    reason: Reason
+    """Why the seller leaves."""
+
+
+class DeliveryRetried(_Event):
+    type: Literal["delivery_retried"]
+    idempotency_key: DeliveryKey
+    """The failed delivery to try again (from the status's ``failed_deliveries``)."""
+    reason: Reason | None = None
+
+
+class DeliveryAbandoned(_Event):
+    type: Literal["delivery_abandoned"]
+    idempotency_key: DeliveryKey
+    """The failed delivery to give up on, for good."""
+    reason: Reason | None = None
 
 
 def _bare(name: str) -> type[_Event]:
@@ -143,10 +204,16 @@ EVENT_MODELS: dict[str, type[_Event]] = {
     "importer_account_provided": ImporterAccountProvided,
     "poa_denied": PoaDenied,
     "affinity_figures_provided": AffinityFiguresProvided,
+    "language_changed": LanguageChanged,
+    "email_changed": EmailChanged,
+    "business_number_corrected": BusinessNumberCorrected,
+    "seller_offboarded": SellerOffboarded,
+    "delivery_retried": DeliveryRetried,
+    "delivery_abandoned": DeliveryAbandoned,
     **_BARE_MODELS,
 }
 
-# Who may send each event (the API's broker webhook and seller endpoint enforce this).
+# Who may send each event; operations may also send what the seller may (on their behalf).
 SENDERS: dict[str, frozenset[Party]] = {
     "business_number_provided": frozenset({Party.seller}),
     "no_business_number": frozenset({Party.seller}),
@@ -167,12 +234,38 @@ SENDERS: dict[str, frozenset[Party]] = {
     "opted_in": frozenset({Party.seller}),
     "affinity_figures_requested": frozenset({Party.seller}),
     "affinity_figures_provided": frozenset({Party.broker}),
+    "language_changed": frozenset({Party.seller, Party.operations}),
+    "email_changed": frozenset({Party.seller, Party.operations}),
+    "business_number_corrected": frozenset({Party.operations}),
+    "seller_offboarded": frozenset({Party.operations}),
+    "delivery_retried": frozenset({Party.operations}),
+    "delivery_abandoned": frozenset({Party.operations}),
 }
 assert set(SENDERS) == set(EVENT_MODELS)
 
 EVENT_TYPES: tuple[str, ...] = tuple(SENDERS)
 
 Event = _Event
+
+
+def may_send(party: Party, kind: str) -> bool:
+    """Whether ``party`` may send events of ``kind``: its own, and operations the seller's too."""
+    senders = SENDERS[kind]
+    return party in senders or (party is Party.operations and Party.seller in senders)
+
+
+def events_sent_by(party: Party) -> list[str]:
+    return [kind for kind in EVENT_TYPES if may_send(party, kind)]
+
+
+def sender_of(event: _Event) -> Party:
+    """The party an event is recorded as sent by: its own ``party``, else its only (or first) sender."""
+    if event.party is not None:
+        return event.party
+    senders = SENDERS[event.type]
+    return Party.seller if Party.seller in senders else sorted(senders)[0]
+
+
 _ADAPTERS = {name: TypeAdapter(model) for name, model in EVENT_MODELS.items()}
 
 
@@ -191,4 +284,14 @@ def parse_event(data: EventEnvelope | dict[str, Any]) -> _Event:
             expected=list(EVENT_TYPES),
         )
     event: _Event = parse_with(_ADAPTERS[kind], fields, f"{kind} event")
+    if event.party is not None and not may_send(event.party, kind):
+        senders = " or ".join(sorted(SENDERS[kind]))
+        raise InvalidInput(
+            f"the {event.party} may not send '{kind}' (sent by the {senders}); the {event.party} sends: "
+            + ", ".join(events_sent_by(event.party)),
+            code="sender_not_allowed",
+            field="type",
+            party=event.party,
+            event=kind,
+        )
     return event

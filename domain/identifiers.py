@@ -5,8 +5,9 @@ accepts ``000000000`` (its Luhn sum is 0); CRA never issues it, so it is rejecte
 """
 
 import re
-from typing import Annotated
+from typing import Annotated, Literal
 
+import email_validator
 from pydantic import AfterValidator, StringConstraints
 from pydantic_core import PydanticCustomError
 from stdnum.ca import bn as stdnum_bn
@@ -17,6 +18,12 @@ ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
 SellerId = Annotated[str, StringConstraints(pattern=ID_PATTERN, min_length=1, max_length=64)]
 ShipmentId = Annotated[str, StringConstraints(pattern=ID_PATTERN, min_length=1, max_length=64)]
 EventId = Annotated[str, StringConstraints(min_length=1, max_length=128)]
+Actor = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=128)]
+"""Who sent a request: a person's or a system's name (1–128 characters)."""
+DeliveryKey = Annotated[str, StringConstraints(min_length=1, max_length=256)]
+"""The idempotency key of one delivery (a message, a broker request, a warehouse instruction)."""
+Language = Literal["en", "fr"]
+"""The languages sellers are served in: English, and French as Quebec's Charter requires."""
 
 _PROGRAM_RE = re.compile(r"^(?P<program>[A-Z]{2})(?P<reference>\d{4})$")
 
@@ -143,3 +150,24 @@ def program_account(raw: str) -> str:
 
 
 ProgramAccount = Annotated[str, AfterValidator(program_account)]
+
+
+def email_address(raw: str) -> str:
+    """A single deliverable-looking e-mail address (email-validator), normalized; no DNS lookup.
+
+    A regex let ``a,b@c.d`` through, which an SMTP library reads as two recipients.
+    """
+    try:
+        return email_validator.validate_email(raw, check_deliverability=False).normalized
+    except email_validator.EmailNotValidError as err:
+        raise PydanticCustomError(
+            "email_invalid",
+            "'{value}' is not a valid e-mail address: {reason}",
+            {"value": raw, "reason": str(err)},
+        ) from None
+
+
+Email = Annotated[
+    str, StringConstraints(strip_whitespace=True, max_length=254), AfterValidator(email_address)
+]
+"""One e-mail address."""

@@ -25,9 +25,11 @@ in its update validator (to reject before anything reaches history) and then for
 handler; the command line, the API and the tests use the same functions.
 """
 
+import functools
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -36,18 +38,25 @@ from statemachine.exceptions import TransitionNotAllowed
 from statemachine.transition_list import TransitionList
 
 from domain.addresses import USAddress
+from domain.deliveries import FailedDelivery
 from domain.errors import InvalidInput, NotAllowedNow
 from domain.events import (
     AffinityFiguresProvided,
+    BusinessNumberCorrected,
     BusinessNumberProvided,
+    DeliveryAbandoned,
+    DeliveryRetried,
+    EmailChanged,
     Event,
     EventEnvelope,
     ImporterAccountProvided,
+    LanguageChanged,
     NoBusinessNumber,
     PoaDenied,
     parse_event,
+    sender_of,
 )
-from domain.identifiers import parse_program_account
+from domain.identifiers import Language, parse_program_account
 from domain.steps import (
     COMPLETED_BY,
     OWNER,
@@ -59,11 +68,27 @@ from domain.steps import (
     ordered,
 )
 
-Lifecycle = Literal["onboarding", "legacy", "cleared", "opted_out"]
+Lifecycle = Literal["onboarding", "legacy", "cleared", "opted_out", "offboarded"]
 
-# Event ids remembered for idempotent delivery. Webhook redeliveries arrive within hours; a
-# bound keeps a seller's state small over years (it is carried across continue-as-new).
-MAX_REMEMBERED_EVENT_IDS = 500
+EVENT_ID_MEMORY = timedelta(days=8)
+"""How long an applied ``event_id`` is remembered. Webhook senders retry for days (Standard
+Webhooks' schedule ends after about three); the contract asks for at least seven, and an age
+(rather than a count) means a burst of other events cannot push a redelivery's id out."""
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class EventContext:
+    """What the rules need to know besides the record: the time, and the workflow's own lists."""
+
+    now: datetime = _EPOCH
+    held_shipments: tuple[str, ...] = ()
+    """Parcels of the seller that are held (an offboarding waits for them)."""
+    failed_deliveries: tuple[str, ...] = ()
+    """Idempotency keys of deliveries given up, waiting for operations."""
+    email: str | None = None
+    """The seller's address on record (the workflow's profile)."""
 
 
 class PoaDenial(BaseModel):
@@ -92,7 +117,8 @@ class SellerRecord(BaseModel):
     last_poa_denial: PoaDenial | None = None
     handoffs: int = 0
     """How many times the seller's details were handed to the broker."""
-    applied_event_ids: list[str] = Field(default_factory=list)
+    applied_events: dict[str, datetime] = Field(default_factory=dict)
+    """Applied ``event_id``s and when, for :data:`EVENT_ID_MEMORY`."""
 
     def is_complete(self, step: Step) -> bool:
         return step in self.completed
@@ -112,6 +138,10 @@ class Effects:
 
     event_type: str
     duplicate: bool = False
+    party: Party | None = None
+    """Who sent it, for the audit."""
+    actor: str | None = None
+    event_id: str | None = None
     completed: list[Step] = field(default_factory=list)
     reopened: list[Step] = field(default_factory=list)
     became_cleared: bool = False
@@ -124,6 +154,16 @@ class Effects:
     affinity_figures: dict[str, Any] | None = None
     login_confirmed: bool = False
     registration_requested: bool = False
+    language: Language | None = None
+    """The seller's new language (``language_changed``)."""
+    email: str | None = None
+    """The seller's new e-mail address (``email_changed``)."""
+    old_email: str | None = None
+    """The address it replaces, which is told of the change."""
+    numbers_corrected: bool = False
+    offboarded: bool = False
+    retry_delivery: str | None = None
+    abandon_delivery: str | None = None
 
 
 # python-statemachine's transition builders carry no annotations; these are their typed doorways.
@@ -138,6 +178,12 @@ def _internal(state: State, **options: Any) -> TransitionList:
 def _move(source: State, target: State, **options: Any) -> TransitionList:
     """A transition from ``source`` to another state."""
     transitions: TransitionList = source.to(target, **options)
+    return transitions
+
+
+def _everywhere(*states: State, **options: Any) -> TransitionList:
+    """The same internal transition in each of ``states``."""
+    transitions: TransitionList = functools.reduce(operator.or_, (_internal(s, **options) for s in states))
     return transitions
 
 
@@ -178,6 +224,7 @@ class OnboardingRules(StateMachine):
     legacy = State("Legacy POA: returns cleared while CARM is completed")
     cleared = State("Cleared for returns")
     opted_out = State("Opted out: own U.S. address or disposal")
+    offboarded = State("Offboarded: no longer a seller", final=True)
 
     # --- the eight steps -------------------------------------------------------------------
     # Each may complete from onboarding or legacy once its prerequisites are complete; the first
@@ -223,9 +270,23 @@ class OnboardingRules(StateMachine):
     )
     opted_in = opted_out.to(onboarding)
 
-    def __init__(self, record: SellerRecord, event: Event) -> None:
+    # --- corrections by operations, and the seller's own details --------------------------------
+    business_number_corrected = _everywhere(onboarding, legacy, cleared, validators="numbers_to_correct")
+    language_changed = _everywhere(onboarding, legacy, cleared, opted_out)
+    email_changed = _everywhere(onboarding, legacy, cleared, opted_out, validators="new_address")
+    delivery_retried = _everywhere(onboarding, legacy, cleared, opted_out, validators="delivery_failed")
+    delivery_abandoned = _everywhere(onboarding, legacy, cleared, opted_out, validators="delivery_failed")
+    seller_offboarded = (
+        _move(onboarding, offboarded, validators="nothing_held")
+        | _move(legacy, offboarded, validators="nothing_held")
+        | _move(cleared, offboarded, validators="nothing_held")
+        | _move(opted_out, offboarded, validators="nothing_held")
+    )
+
+    def __init__(self, record: SellerRecord, event: Event, context: EventContext) -> None:
         self.record = record
         self.event = event
+        self.context = context
         self.effects = Effects(event_type=event.type)
         super().__init__(model=record, state_field="lifecycle")
 
@@ -330,6 +391,52 @@ class OnboardingRules(StateMachine):
                 code="business_number_given",
             )
 
+    def numbers_to_correct(self) -> None:
+        r, ev = self.record, self.event
+        assert isinstance(ev, BusinessNumberCorrected)
+        if not r.is_complete(Step.business_number) or r.business_number is None:
+            raise NotAllowedNow(
+                "business_number_corrected needs a business number on record: the seller has not given one",
+                code="step_prerequisites",
+                step=Step.business_number,
+                missing=[Step.business_number],
+            )
+        bn, account = _corrected_numbers(r, ev)
+        if (bn, account) == (r.business_number, r.program_account):
+            raise NotAllowedNow(
+                "business_number_corrected changes nothing: those are the numbers on record",
+                code="nothing_to_correct",
+            )
+
+    def new_address(self) -> None:
+        assert isinstance(self.event, EmailChanged)
+        if self.context.email is not None and self.context.email.lower() == self.event.email.lower():
+            raise NotAllowedNow(
+                "email_changed changes nothing: that is the address on record", code="same_email"
+            )
+
+    def delivery_failed(self) -> None:
+        assert isinstance(self.event, DeliveryRetried | DeliveryAbandoned)
+        key = self.event.idempotency_key
+        if key not in self.context.failed_deliveries:
+            raise NotAllowedNow(
+                f"no failed delivery '{key}' is waiting for operations",
+                code="no_failed_delivery",
+                field="idempotency_key",
+                value=key,
+                failed=list(self.context.failed_deliveries),
+            )
+
+    def nothing_held(self) -> None:
+        held = self.context.held_shipments
+        if held:
+            raise NotAllowedNow(
+                f"seller_offboarded is not allowed while parcels are held: {', '.join(held)}; "
+                "release, forward, dispose or reassign them first",
+                code="parcels_held",
+                shipments=list(held),
+            )
+
     # --- conditions -------------------------------------------------------------------------
     def clears(self) -> bool:
         step = COMPLETED_BY[self.event.type]
@@ -387,7 +494,9 @@ class OnboardingRules(StateMachine):
         assert isinstance(self.event, AffinityFiguresProvided)
         self.record.affinity_requested = False
         # Handed to the workflow to forward to the seller; never kept in the record.
-        self.effects.affinity_figures = self.event.model_dump(exclude={"type", "event_id"}, exclude_none=True)
+        self.effects.affinity_figures = self.event.model_dump(
+            mode="json", exclude={"type", "event_id", "actor", "party"}, exclude_none=True
+        )
 
     def on_registration_requested_by_broker(self) -> None:
         self.record.legacy_poa = False
@@ -401,6 +510,36 @@ class OnboardingRules(StateMachine):
     def on_opted_in(self) -> None:
         self.record.return_method = None
         self.record.us_address = None
+
+    def on_business_number_corrected(self) -> None:
+        r, ev = self.record, self.event
+        assert isinstance(ev, BusinessNumberCorrected)
+        r.business_number, r.program_account = _corrected_numbers(r, ev)
+        self.effects.numbers_corrected = True
+        if r.handoffs:
+            # The broker has the old numbers: hand the corrected ones over.
+            r.handoffs += 1
+            self.effects.broker_handoff = True
+
+    def on_language_changed(self) -> None:
+        assert isinstance(self.event, LanguageChanged)
+        self.effects.language = self.event.language
+
+    def on_email_changed(self) -> None:
+        assert isinstance(self.event, EmailChanged)
+        self.effects.email = self.event.email
+        self.effects.old_email = self.context.email
+
+    def on_delivery_retried(self) -> None:
+        assert isinstance(self.event, DeliveryRetried)
+        self.effects.retry_delivery = self.event.idempotency_key
+
+    def on_delivery_abandoned(self) -> None:
+        assert isinstance(self.event, DeliveryAbandoned)
+        self.effects.abandon_delivery = self.event.idempotency_key
+
+    def on_enter_offboarded(self) -> None:
+        self.effects.offboarded = True
 
     # Clearance changes are recorded from the lifecycle, whichever transition caused them.
     def on_enter_cleared(self, source: State) -> None:
@@ -424,6 +563,10 @@ class OnboardingRules(StateMachine):
 
 def _refusal(record: SellerRecord, event_type: str) -> NotAllowedNow:
     """Why an event has no transition from the seller's lifecycle."""
+    if record.lifecycle == "offboarded":
+        return NotAllowedNow(
+            f"{event_type} is not allowed: the seller has been offboarded", code="seller_offboarded"
+        )
     if record.lifecycle == "opted_out":
         return NotAllowedNow(
             f"{event_type} is not allowed: the seller has opted out (no business number); "
@@ -463,21 +606,56 @@ def _refusal(record: SellerRecord, event_type: str) -> NotAllowedNow:
     )
 
 
+def _corrected_numbers(record: SellerRecord, event: BusinessNumberCorrected) -> tuple[str, str | None]:
+    """The business number and RM reference after a correction (the reference kept if none given)."""
+    if event.program_account is None:
+        return event.business_number, record.program_account
+    bn, account = parse_program_account(event.program_account)
+    if bn is not None and bn != event.business_number:
+        raise InvalidInput(
+            f"program account '{event.program_account}' belongs to business number {bn}, not to the "
+            f"corrected business number {event.business_number}",
+            code="program_account_other_business_number",
+            field="program_account",
+            value=event.program_account,
+        )
+    return event.business_number, account
+
+
 def new_record(
     seller_id: str,
     *,
     legacy_poa: bool = False,
     completed_steps: Sequence[Step] | None = None,
     required_steps: Sequence[Step] | None = None,
+    business_number: str | None = None,
+    program_account: str | None = None,
 ) -> SellerRecord:
-    """A seller at sign-up; an import's ``completed_steps`` are taken as complete, unchecked."""
+    """A seller at sign-up; an import's ``completed_steps`` are taken as complete, unchecked.
+
+    An import's ``business_number`` and ``program_account`` (validated by ``SignUp``) complete
+    their steps and are kept, so a later broker handoff carries them. A legacy-POA seller's POA
+    stands: ``poa_submission`` and ``poa_approval`` are complete from sign-up.
+    """
     required = ordered(set(required_steps)) if required_steps else list(Step)
-    completed = ordered(set(completed_steps or ()))
+    done = set(completed_steps or ())
+    account: str | None = None
+    if program_account is not None:
+        bn, account = parse_program_account(program_account)
+        business_number = business_number or bn
+        done.add(Step.importer_account)
+    if business_number is not None:
+        done.add(Step.business_number)
+    if legacy_poa:
+        done |= {Step.poa_submission, Step.poa_approval}
+    completed = ordered(done)
     record = SellerRecord(
         seller_id=seller_id,
         required=required,
         completed=completed,
         legacy_poa=legacy_poa,
+        business_number=business_number,
+        program_account=account,
         handoffs=1 if Step.carm_registration in completed else 0,
     )
     record.lifecycle = initial_lifecycle(record)
@@ -501,23 +679,44 @@ def with_required_steps(record: SellerRecord, required: list[Step]) -> SellerRec
     return r
 
 
-def apply(record: SellerRecord, data: EventEnvelope | dict[str, Any]) -> tuple[SellerRecord, Effects]:
+def apply(
+    record: SellerRecord, data: EventEnvelope | dict[str, Any], context: EventContext | None = None
+) -> tuple[SellerRecord, Effects]:
     """Apply one event to a copy of ``record``; raise ``InvalidInput``/``NotAllowedNow`` if refused.
 
     ``record`` itself is never changed, so a validator can call this and discard the result.
     """
+    context = context or EventContext()
     event = parse_event(data)
-    if event.event_id is not None and event.event_id in record.applied_event_ids:
-        return record, Effects(event_type=event.type, duplicate=True)
+    remembered = _remembered(record.applied_events, context.now)
+    if event.event_id is not None and event.event_id in remembered:
+        return record, _effects_of(event, duplicate=True)
     new = record.model_copy(deep=True)
-    machine = OnboardingRules(new, event)
+    machine = OnboardingRules(new, event, context)
+    machine.effects = _effects_of(event)
     try:
         machine.send(event.type)
     except TransitionNotAllowed:
         raise _refusal(record, event.type) from None
     if event.event_id is not None:
-        new.applied_event_ids = [*new.applied_event_ids, event.event_id][-MAX_REMEMBERED_EVENT_IDS:]
+        remembered[event.event_id] = context.now
+    new.applied_events = remembered
     return new, machine.effects
+
+
+def _remembered(applied: dict[str, datetime], now: datetime) -> dict[str, datetime]:
+    """The applied event ids still within :data:`EVENT_ID_MEMORY` of ``now``."""
+    return {key: at for key, at in applied.items() if now - at < EVENT_ID_MEMORY}
+
+
+def _effects_of(event: Event, *, duplicate: bool = False) -> Effects:
+    return Effects(
+        event_type=event.type,
+        duplicate=duplicate,
+        party=sender_of(event),
+        actor=event.actor,
+        event_id=event.event_id,
+    )
 
 
 # --- status --------------------------------------------------------------------------------
@@ -542,7 +741,7 @@ class OnboardingStatus(BaseModel):
 
     seller_id: str
     stage: str
-    """The first pending step, or ``cleared``, or ``opted_out``."""
+    """The first pending step, or ``cleared``, ``opted_out``, ``offboarded``."""
     cleared_for_returns: bool
     completed_steps: list[Step]
     pending_steps: list[Step]
@@ -557,6 +756,10 @@ class OnboardingStatus(BaseModel):
     return_method: str | None = None
     handoffs: int = 0
     waiting_since: datetime | None = None
+    language: str = "en"
+    """``en`` or ``fr``: the language of the seller's messages and page."""
+    failed_deliveries: list[FailedDelivery] = Field(default_factory=list)
+    """Deliveries given up, waiting for operations to retry or abandon them."""
 
 
 _STEP_CODES: dict[Step, str] = {
@@ -573,7 +776,7 @@ _STEP_CODES: dict[Step, str] = {
 
 def actionable_steps(record: SellerRecord) -> list[Step]:
     """Pending steps whose prerequisites are complete: somebody can act on them now."""
-    if record.lifecycle == "opted_out":
+    if record.lifecycle in ("opted_out", "offboarded"):
         return []
     return [s for s in record.pending if all(record.is_complete(p) for p in PREREQUISITES[s])]
 
@@ -612,10 +815,15 @@ def status(
     operations_must_act: bool = False,
     held_shipments: list[str] | None = None,
     waiting_since: datetime | None = None,
+    language: str = "en",
+    failed_deliveries: Sequence[FailedDelivery] = (),
 ) -> OnboardingStatus:
     actions = open_actions(record)
     pending = record.pending
-    if record.lifecycle == "opted_out":
+    if record.lifecycle == "offboarded":
+        stage = "offboarded"
+        next_action = NextAction(code="offboarded", party=None)
+    elif record.lifecycle == "opted_out":
         stage = "opted_out"
         next_action = NextAction(code="opted_out", party=None, params={"return_method": record.return_method})
     elif record.lifecycle == "cleared":
@@ -625,7 +833,7 @@ def status(
         stage = str(pending[0]) if pending else "cleared"
         next_action = actions[0] if actions else NextAction(code="nothing_to_do", party=None)
     waiting = waiting_parties(record)
-    if stalled or operations_must_act:
+    if stalled or operations_must_act or failed_deliveries:
         waiting.add(Party.operations)
     return OnboardingStatus(
         seller_id=record.seller_id,
@@ -642,4 +850,6 @@ def status(
         return_method=record.return_method,
         handoffs=record.handoffs,
         waiting_since=waiting_since,
+        language=language,
+        failed_deliveries=list(failed_deliveries),
     )

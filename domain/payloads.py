@@ -9,16 +9,23 @@ that a field added later never breaks the replay of an old history.
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic_core import PydanticCustomError
 
 from domain.addresses import USAddress
-from domain.identifiers import SellerId, ShipmentId
-from domain.steps import Step
-
-Email = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, max_length=254, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"),
-]
+from domain.deliveries import FailedDelivery
+from domain.identifiers import (
+    Actor,
+    BusinessNumber,
+    DeliveryKey,
+    Email,
+    Language,
+    ProgramAccount,
+    SellerId,
+    ShipmentId,
+    parse_program_account,
+)
+from domain.steps import Party, Step
 
 # --- SellerOnboarding ---------------------------------------------------------------------------
 
@@ -39,14 +46,41 @@ class SignUp(BaseModel):
     """An approved POA from before CARM: returns are cleared until the broker asks for CARM."""
     completed_steps: list[Step] | None = None
     """For imports of sellers onboarded before the service: taken as complete, unchecked."""
+    language: Language = "en"
+    """``en`` or ``fr``: the language of the seller's messages and checklist page."""
+    business_number: BusinessNumber | None = None
+    """For imports: the seller's BN, validated as the event is; completes ``business_number``."""
+    program_account: ProgramAccount | None = None
+    """For imports: the RM account of that BN; completes ``importer_account``."""
+
+    @model_validator(mode="after")
+    def _account_of_the_business_number(self) -> "SignUp":
+        if self.program_account is None:
+            return self
+        bn, _ = parse_program_account(self.program_account)
+        if self.business_number is None and bn is None:
+            raise PydanticCustomError(
+                "program_account_without_business_number",
+                "program_account needs the business_number (or the full 15-character account)",
+            )
+        if bn is not None and self.business_number is not None and bn != self.business_number:
+            raise PydanticCustomError(
+                "program_account_other_business_number",
+                "program account '{value}' belongs to business number {other}, not to {business_number}",
+                {"value": self.program_account, "other": bn, "business_number": self.business_number},
+            )
+        return self
 
 
 class SellerProfile(BaseModel):
+    """How to reach the seller: kept by their workflow, outside the rules."""
+
     model_config = ConfigDict(extra="ignore")
 
     email: str
     business_name: str | None = None
     returns_account_number: str
+    language: Language = "en"
 
 
 class SellerOnboardingInput(BaseModel):
@@ -62,6 +96,9 @@ class SellerOnboardingInput(BaseModel):
     returns_account_number: str | None = None
     legacy_poa: bool = False
     completed_steps: list[str] | None = None
+    language: str | None = None
+    business_number: str | None = None
+    program_account: str | None = None
     carried: dict[str, Any] | None = None
     """Internal: the previous run's state, set only by continue-as-new."""
 
@@ -120,14 +157,21 @@ class ReturnHoldInput(BaseModel):
     origin: str | None = None
 
 
-class ForwardDecision(BaseModel):
+class _Request(BaseModel):
+    """What every update of ``ReturnHold`` may carry besides its own fields: who sent it."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
+    actor: Actor | None = None
+    """Who sent it: the command line's ``--actor``, the API token's name, ``seller`` for the page."""
+
+
+class ForwardDecision(_Request):
     action: Literal["forward"]
     us_address: USAddress
+    """The seller's own U.S. address."""
 
 
-class DisposeDecision(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class DisposeDecision(_Request):
     action: Literal["dispose"]
 
 
@@ -144,16 +188,50 @@ class DecideRequest(BaseModel):
     action: str = ""
 
 
-class ExtendHold(BaseModel):
+Reason = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+
+
+class ExtendHold(_Request):
     """Update ``extend_hold`` (operations), validated strictly."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
     business_days: Annotated[int, Field(gt=0, le=60)]
     """How many business days to add to the deadline."""
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+    reason: Reason
+    """Why (kept in the parcel's audit and shown in the Web UI)."""
+
+
+class Reassign(_Request):
+    """Update ``reassign`` (operations): the parcel belongs to another seller from now on."""
+
+    seller_id: SellerId
+    """The seller the parcel really belongs to."""
+    reason: Reason
+    """Why (a mis-scan, say)."""
+
+
+class DeliveryAction(_Request):
+    """Updates ``delivery_retried`` and ``delivery_abandoned`` (operations)."""
+
+    idempotency_key: DeliveryKey
+    """The failed delivery, from the status's ``failed_deliveries``."""
+    reason: Reason | None = None
 
 
 class ExtendHoldRequest(BaseModel):
+    """Lenient twin of :class:`ExtendHold`: the validator parses it and names any problem."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class ReassignRequest(BaseModel):
+    """Lenient twin of :class:`Reassign`."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+class DeliveryActionRequest(BaseModel):
+    """Lenient twin of :class:`DeliveryAction`."""
+
     model_config = ConfigDict(extra="allow")
 
 
@@ -181,6 +259,14 @@ class HoldStatus(BaseModel):
     """Set while an outcome is being carried out."""
     outcome_at: datetime | None = None
     origin: str | None = None
+    waiting_on: list[Party] = Field(default_factory=list)
+    """Who must act: the seller while the parcel is held; operations for an unknown seller or a
+    failed delivery."""
+    failed_deliveries: list[FailedDelivery] = Field(default_factory=list)
+    """Deliveries given up, waiting for operations to retry (or, but for the warehouse
+    instruction, abandon) them."""
+    reassigned_from: list[str] = Field(default_factory=list)
+    """Sellers the parcel was recorded under before, oldest first."""
 
 
 class HoldResult(BaseModel):

@@ -43,5 +43,7 @@ class WorkflowSettings(BaseModel):
     calendar: BusinessCalendar = BusinessCalendar(first_year=2000, last_year=2000)
     continue_as_new_after_events: int = 10_000
     """A run continues as new after this many history events (or when Temporal suggests it)."""
+    delivery_give_up_after_seconds: int = 86_400
+    """A delivery still failing this long after its first attempt is given up (operations told)."""
     unknown_seller_recheck_seconds: list[int] = Field(default_factory=lambda: [30, 300, 3600])
     """A parcel whose seller is unknown asks again after these delays (covers visibility lag)."""

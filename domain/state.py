@@ -12,9 +12,61 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from domain.deliveries import DeliveryKind, FailedDelivery
 from domain.onboarding import SellerRecord
 from domain.payloads import Arrival, Decision, HoldState, Outcome, SellerDisposition, SellerProfile
 from domain.schedule import WaitClock
+from domain.steps import Party
+
+AUDIT_LIMIT = 1000
+"""Audit entries a workflow keeps (the oldest go first). A seller's history holds every event for
+as long as Temporal retains it; the audit is what survives continue-as-new, for years."""
+
+
+class AuditEntry(BaseModel):
+    """One accepted event or update: when, what, and who."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    at: datetime
+    type: str
+    party: Party
+    actor: str | None = None
+    event_id: str | None = None
+
+
+def audited(audit: list[AuditEntry], entry: AuditEntry) -> list[AuditEntry]:
+    """``audit`` with ``entry`` added, within :data:`AUDIT_LIMIT`."""
+    return [*audit, entry][-AUDIT_LIMIT:]
+
+
+def audit_lines(audit: list[AuditEntry], last: int = 5) -> list[str]:
+    """The last few entries, for the Web UI's current details."""
+    if not audit:
+        return []
+    lines = [f"Last {min(last, len(audit))} of {len(audit)} accepted events:"]
+    for entry in audit[-last:]:
+        who = entry.party + (f" ({entry.actor})" if entry.actor else "")
+        lines.append(f"- {entry.at:%Y-%m-%d %H:%M} UTC `{entry.type}` by {who}")
+    return lines
+
+
+class PendingDelivery(BaseModel):
+    """A delivery given up, with what is needed to try it again."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    failure: FailedDelivery
+    request: dict[str, Any]
+    """The activity's input, as JSON: a retry sends it again under the same idempotency key."""
+
+    @property
+    def kind(self) -> DeliveryKind:
+        return self.failure.kind
+
+    @property
+    def key(self) -> str:
+        return self.failure.idempotency_key
 
 
 class OnboardingMemory(BaseModel):
@@ -36,6 +88,11 @@ class OnboardingMemory(BaseModel):
     login_reminders_sent: int = 0
     login_overdue_alerted: bool = False
     rpp_review_reminded_year: int | None = None
+    link_epoch: int = 1
+    """Checklist links carry it; an e-mail change moves it on, so links sent before stop working."""
+    audit: list[AuditEntry] = Field(default_factory=list)
+    failed: list[PendingDelivery] = Field(default_factory=list)
+    """Deliveries given up, waiting for operations."""
     run: int = 1
     """Which run of the seller's workflow this is (1 + continue-as-new count)."""
 
@@ -78,3 +135,6 @@ class HoldMemory(BaseModel):
     reminded: list[str] = Field(default_factory=list)
     """Reminder keys already sent (see :func:`domain.schedule.hold_reminder_key`)."""
     notices: int = 0
+    audit: list[AuditEntry] = Field(default_factory=list)
+    failed: list[PendingDelivery] = Field(default_factory=list)
+    reassigned_from: list[str] = Field(default_factory=list)

@@ -1,23 +1,37 @@
-"""Starting delivery activities from workflow code, with the keys and retry rules they share.
+"""Starting delivery activities from workflow code, and noticing the ones that fail for good.
 
 Deliveries run beside the workflow's main loop (a slow SMTP server must not hold up a disposal
 deadline) and are drained before a run continues as new or completes, so none is abandoned.
+A transient failure is retried with backoff for up to ``DELIVERY_GIVE_UP_AFTER_SECONDS``; a
+delivery refused for good, or still failing then, becomes a :class:`PendingDelivery` that the
+workflow shows to operations and keeps until they retry or abandon it — never silently dropped.
 """
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from pydantic import BaseModel
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError, TimeoutError
 
 with workflow.unsafe.imports_passed_through():
     from activities.deliveries import DeliveryActivities
-    from domain.deliveries import Audience, DeliveryReceipt, Notification
+    from domain.deliveries import (
+        Audience,
+        BrokerAffinityRequest,
+        BrokerHandoff,
+        DeliveryKind,
+        DeliveryReceipt,
+        FailedDelivery,
+        Notification,
+        WarehouseInstruction,
+    )
+    from domain.state import PendingDelivery
 
-# Transient failures (server down, 5xx) are retried for as long as it takes; permanent ones are
-# not retried and surface to operations.
 DELIVERY_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
@@ -25,24 +39,53 @@ DELIVERY_RETRY = RetryPolicy(
     non_retryable_error_types=["PermanentDeliveryError", "TemplateError"],
 )
 DELIVERY_TIMEOUT = timedelta(seconds=30)
+"""One attempt; the retry policy and the give-up time bound all of them."""
+
+# What each kind of delivery is sent with, and the model its request is kept as.
+ACTIVITIES: dict[DeliveryKind, tuple[Callable[..., Any], type[BaseModel]]] = {
+    "notification": (DeliveryActivities.send_notification, Notification),
+    "broker_handoff": (DeliveryActivities.hand_off_to_broker, BrokerHandoff),
+    "affinity_request": (DeliveryActivities.request_affinity_figures, BrokerAffinityRequest),
+    "warehouse_instruction": (DeliveryActivities.instruct_warehouse, WarehouseInstruction),
+}
+
+
+def failure_reason(err: BaseException, give_up_after: timedelta) -> str:
+    """Why a delivery was given up, in the words its adapter used (they carry no personal data)."""
+    cause = err.cause if isinstance(err, ActivityError) else err
+    if isinstance(cause, TimeoutError):
+        return f"still failing {int(give_up_after.total_seconds())} s after the first attempt"
+    if isinstance(cause, ApplicationError):
+        return f"{cause.type or 'refused'}: {cause.message}"
+    return str(cause or err)
+
+
+@dataclass
+class _InFlight:
+    task: asyncio.Task[DeliveryReceipt]
+    kind: DeliveryKind
+    request: BaseModel
 
 
 class Deliveries:
-    """In-flight delivery activities of one workflow run."""
+    """The delivery activities of one workflow run."""
 
     def __init__(self) -> None:
-        self._in_flight: list[asyncio.Task[Any]] = []
+        self._in_flight: list[_InFlight] = []
+        self.give_up_after = timedelta(days=1)
+        """Set from the run's settings snapshot before the first delivery."""
 
-    def start(self, activity: Callable[..., Any], arg: Any, *, summary: str) -> asyncio.Task[DeliveryReceipt]:
-        handle: asyncio.Task[DeliveryReceipt] = workflow.start_activity_method(
+    def start(self, kind: DeliveryKind, request: BaseModel, *, summary: str) -> None:
+        activity, _ = ACTIVITIES[kind]
+        task: asyncio.Task[DeliveryReceipt] = workflow.start_activity_method(
             activity,
-            arg,
+            request,
             start_to_close_timeout=DELIVERY_TIMEOUT,
+            schedule_to_close_timeout=self.give_up_after,
             retry_policy=DELIVERY_RETRY,
             summary=summary,
         )
-        self._in_flight.append(handle)
-        return handle
+        self._in_flight.append(_InFlight(task, kind, request))
 
     def notify(
         self,
@@ -53,6 +96,8 @@ class Deliveries:
         to: str | None = None,
         seller_id: str | None = None,
         shipment_id: str | None = None,
+        language: str = "en",
+        link_epoch: int | None = None,
         **params: Any,
     ) -> None:
         note = Notification(
@@ -63,26 +108,43 @@ class Deliveries:
             params=params,
             seller_id=seller_id,
             shipment_id=shipment_id,
+            language=language,
+            link_epoch=link_epoch,
         )
-        self.start(DeliveryActivities.send_notification, note, summary=f"{template} to {audience}")
+        self.start("notification", note, summary=f"{template} to {audience}")
+
+    def retry(self, pending: PendingDelivery) -> None:
+        """Send a given-up delivery again, under its own idempotency key."""
+        _, model = ACTIVITIES[pending.kind]
+        self.start(pending.kind, model.model_validate(pending.request), summary=f"retry {pending.kind}")
 
     @property
-    def idle(self) -> bool:
-        return all(t.done() for t in self._in_flight)
+    def failed_some(self) -> bool:
+        """A delivery has failed for good and waits to be taken up (wakes the main loop)."""
+        return any(d.task.done() and d.task.exception() is not None for d in self._in_flight)
 
-    async def drain(self) -> None:
-        """Wait for every delivery; a permanent failure is logged, never fatal to the workflow."""
-        pending, self._in_flight = self._in_flight, []
-        for outcome in await asyncio.gather(*pending, return_exceptions=True):
-            if isinstance(outcome, BaseException):
-                workflow.logger.warning("delivery failed for good: %s", outcome)
-
-    def reap(self) -> None:
-        """Forget deliveries that are done (logging failures) so the list stays short."""
-        still = []
-        for task in self._in_flight:
-            if not task.done():
-                still.append(task)
-            elif task.exception() is not None:
-                workflow.logger.warning("delivery failed for good: %s", task.exception())
+    def take_failures(self) -> list[PendingDelivery]:
+        """Forget the deliveries that are done; the failed ones, for the workflow to keep."""
+        failed, still = [], []
+        for d in self._in_flight:
+            if not d.task.done():
+                still.append(d)
+            elif (err := d.task.exception()) is not None:
+                failed.append(self._pending(d, err))
         self._in_flight = still
+        return failed
+
+    async def drain(self) -> list[PendingDelivery]:
+        """Wait for every delivery; the failed ones, for the workflow to keep."""
+        await asyncio.gather(*(d.task for d in self._in_flight), return_exceptions=True)
+        return self.take_failures()
+
+    def _pending(self, d: _InFlight, err: BaseException) -> PendingDelivery:
+        key = str(getattr(d.request, "idempotency_key", ""))
+        failure = FailedDelivery(
+            idempotency_key=key,
+            kind=d.kind,
+            error=failure_reason(err, self.give_up_after),
+            since=workflow.now(),
+        )
+        return PendingDelivery(failure=failure, request=d.request.model_dump(mode="json"))

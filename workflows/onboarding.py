@@ -33,7 +33,6 @@ with workflow.unsafe.imports_passed_through():
     import domain.onboarding as rules
     import domain.schedule as schedule
     import domain.search_attributes as sa
-    from activities.deliveries import DeliveryActivities
     from activities.directory import DirectoryActivities
     from activities.settings import SettingsActivities
     from domain.deliveries import Audience, BrokerAffinityRequest, BrokerHandoff
@@ -50,7 +49,7 @@ with workflow.unsafe.imports_passed_through():
         SnapshotRequest,
     )
     from domain.settings import ReminderSchedule, WorkflowSettings
-    from domain.state import OnboardingMemory
+    from domain.state import AuditEntry, OnboardingMemory, PendingDelivery, audit_lines, audited
     from domain.steps import Party, Step
     from domain.validation import parse_strict
     from domain.workflow_ids import hold_workflow_id
@@ -70,12 +69,17 @@ def _memory_from_input(data: SellerOnboardingInput) -> OnboardingMemory:
     signup = parse_strict(SignUp, data.sign_up_fields(), "SellerOnboarding input")
     return OnboardingMemory(
         record=rules.new_record(
-            signup.seller_id, legacy_poa=signup.legacy_poa, completed_steps=signup.completed_steps
+            signup.seller_id,
+            legacy_poa=signup.legacy_poa,
+            completed_steps=signup.completed_steps,
+            business_number=signup.business_number,
+            program_account=signup.program_account,
         ),
         profile=SellerProfile(
             email=signup.email,
             business_name=signup.business_name,
             returns_account_number=signup.returns_account_number or signup.seller_id,
+            language=signup.language,
         ),
     )
 
@@ -100,10 +104,18 @@ class SellerOnboarding:
         self._changed = False
         """Something handlers changed must be published (search attributes, details)."""
         self._deliveries = Deliveries()
+        self._retries: list[PendingDelivery] = []
+        """Failed deliveries operations asked to retry; the main loop sends them."""
         self._timer = UpdatableTimer("next reminder or check")
         self._published: dict[str, Any] = {}
         self._checked: (
-            tuple[rules.SellerRecord, dict[str, Any], tuple[rules.SellerRecord, rules.Effects]] | None
+            tuple[
+                rules.SellerRecord,
+                dict[str, Any],
+                rules.EventContext,
+                tuple[rules.SellerRecord, rules.Effects],
+            ]
+            | None
         ) = None
 
     # --- the main loop ---------------------------------------------------------------------
@@ -117,6 +129,7 @@ class SellerOnboarding:
             SnapshotRequest(today=workflow.now().date().isoformat()),
             start_to_close_timeout=timedelta(seconds=30),
         )
+        self._deliveries.give_up_after = timedelta(seconds=self._settings.delivery_give_up_after_seconds)
         before = self._m.record
         self._m.record = rules.with_required_steps(before, self._settings.required_steps)
         if self._m.record.lifecycle != before.lifecycle:
@@ -127,7 +140,7 @@ class SellerOnboarding:
 
         while True:
             await self._work_through_queues()
-            if self._should_continue_as_new():
+            if self._offboarded or self._should_continue_as_new():
                 break
             if await self._timer.sleep(self._next_wakeup(), self._has_work):
                 self._fire_due_timers()
@@ -138,9 +151,11 @@ class SellerOnboarding:
         while True:
             await workflow.wait_condition(workflow.all_handlers_finished)
             await self._work_through_queues()
-            await self._deliveries.drain()
+            self._keep_failures(await self._deliveries.drain())
             if not self._has_work():
                 break
+        if self._offboarded:
+            return self.status()
         workflow.continue_as_new(
             SellerOnboardingInput(seller_id=self._m.record.seller_id, carried=self._m.model_dump(mode="json"))
         )
@@ -159,7 +174,11 @@ class SellerOnboarding:
             self._track_parcel(shipment_id)
 
     def _has_work(self) -> bool:
-        return bool(self._effects or self._tell_parcels or self._changed)
+        return bool(self._effects or self._tell_parcels or self._changed or self._deliveries.failed_some)
+
+    @property
+    def _offboarded(self) -> bool:
+        return self._m.record.lifecycle == "offboarded"
 
     def _should_continue_as_new(self) -> bool:
         info = workflow.info()
@@ -179,10 +198,10 @@ class SellerOnboarding:
             for effect in effects:
                 self._act_on(effect)
             await self._tell_parcels_now()
+            self._keep_failures(self._deliveries.take_failures())
             self._changed = False
             self._announce_new_steps()
             self._publish()
-        self._deliveries.reap()
 
     # --- messages --------------------------------------------------------------------------
 
@@ -190,13 +209,15 @@ class SellerOnboarding:
     def apply_event(self, event: EventEnvelope) -> rules.OnboardingStatus:
         """Apply one event of the contract; returns the new status."""
         checked, self._checked = self._checked, None
-        if checked is not None and checked[0] is self._m.record and checked[1] == event.fields():
-            record, effects = checked[2]  # what the validator just computed for this very event
+        context = self._context()
+        if checked is not None and checked[:3] == (self._m.record, event.fields(), context):
+            record, effects = checked[3]  # what the validator just computed for this very event
         else:  # on replay validators do not run
-            record, effects = rules.apply(self._m.record, event)
+            record, effects = rules.apply(self._m.record, event, context)
         count("onboarding_events", "Onboarding events applied", event=effects.event_type)
         if not effects.duplicate:
             self._m.record = record
+            self._take_in(effects)
             self._effects.append(effects)
             self._restart_clocks()
         return self.status()
@@ -209,7 +230,35 @@ class SellerOnboarding:
             )
         # Raises InvalidInput / NotAllowedNow. The result is kept for the handler, which runs
         # next in the same activation: building the machine is most of an event's CPU cost.
-        self._checked = (self._m.record, event.fields(), rules.apply(self._m.record, event))
+        context = self._context()
+        self._checked = (self._m.record, event.fields(), context, rules.apply(self._m.record, event, context))
+
+    def _context(self) -> rules.EventContext:
+        return rules.EventContext(
+            now=workflow.now(),
+            held_shipments=tuple(self._m.held_shipments),
+            failed_deliveries=tuple(p.key for p in self._m.failed),
+            email=self._m.profile.email,
+        )
+
+    def _take_in(self, e: rules.Effects) -> None:
+        """What an accepted event changes besides the record (state only: handlers call it)."""
+        m = self._m
+        assert e.party is not None
+        entry = AuditEntry(
+            at=workflow.now(), type=e.event_type, party=e.party, actor=e.actor, event_id=e.event_id
+        )
+        m.audit = audited(m.audit, entry)
+        if e.language is not None:
+            m.profile.language = e.language
+        if e.email is not None:
+            m.profile.email = e.email
+            m.link_epoch += 1  # links sent to the old address stop working
+        if e.abandon_delivery is not None:
+            m.failed = [p for p in m.failed if p.key != e.abandon_delivery]
+        if e.retry_delivery is not None:
+            self._retries += [p for p in m.failed if p.key == e.retry_delivery]
+            m.failed = [p for p in m.failed if p.key != e.retry_delivery]
 
     @workflow.query
     def status(self) -> rules.OnboardingStatus:
@@ -219,7 +268,14 @@ class SellerOnboarding:
             stalled=self._stalled,
             held_shipments=self._m.held_shipments,
             waiting_since=min(clocks) if clocks else None,
+            language=self._m.profile.language,
+            failed_deliveries=[p.failure for p in self._m.failed],
         )
+
+    @workflow.query
+    def audit(self) -> list[AuditEntry]:
+        """Every accepted event, oldest first: when, what, and who sent it."""
+        return list(self._m.audit)
 
     @workflow.query
     def disposition(self) -> SellerDisposition:
@@ -265,6 +321,11 @@ class SellerOnboarding:
 
     def _act_on(self, e: rules.Effects) -> None:
         """The commands an applied event calls for: deliveries, and telling parcels to go."""
+        if e.email is not None and e.old_email:
+            self._notify("seller", "email_changed", to=e.old_email, new_email=e.email)
+        for pending in self._retries:
+            self._deliveries.retry(pending)
+        self._retries = []
         self._act_on_broker_steps(e)
         self._act_on_login(e)
         self._act_on_clearance(e)
@@ -307,7 +368,7 @@ class SellerOnboarding:
     def _hand_off_to_broker(self) -> None:
         record = self._m.record
         self._deliveries.start(
-            DeliveryActivities.hand_off_to_broker,
+            "broker_handoff",
             BrokerHandoff(
                 idempotency_key=f"handoff:{record.seller_id}:{record.handoffs}",
                 seller_id=record.seller_id,
@@ -323,7 +384,7 @@ class SellerOnboarding:
         record = self._m.record
         self._m.affinity_requests += 1
         self._deliveries.start(
-            DeliveryActivities.request_affinity_figures,
+            "affinity_request",
             BrokerAffinityRequest(
                 idempotency_key=f"affinity:{record.seller_id}:{self._m.affinity_requests}",
                 seller_id=record.seller_id,
@@ -356,19 +417,39 @@ class SellerOnboarding:
     def _notify_seller(self, template: str, **params: Any) -> None:
         self._notify("seller", template, **params)
 
-    def _notify(self, audience: Audience, template: str, **params: Any) -> None:
-        self._m.notices += 1
-        record = self._m.record
+    def _notify(self, audience: Audience, template: str, *, to: str | None = None, **params: Any) -> None:
+        m = self._m
+        m.notices += 1
+        seller = audience == "seller"
         self._deliveries.notify(
-            key=f"{workflow.info().workflow_id}:notice:{self._m.notices}",
+            key=f"{workflow.info().workflow_id}:notice:{m.notices}",
             audience=audience,
             template=template,
-            to=self._m.profile.email if audience == "seller" else None,
-            seller_id=record.seller_id,
-            seller=record.seller_id,
-            business_name=self._m.profile.business_name,
+            to=(to or m.profile.email) if seller else None,
+            seller_id=m.record.seller_id,
+            language=m.profile.language if seller else "en",
+            link_epoch=m.link_epoch if seller else None,
+            seller=m.record.seller_id,
+            business_name=m.profile.business_name,
             **params,
         )
+
+    def _keep_failures(self, failed: list[PendingDelivery]) -> None:
+        """Deliveries given up: kept for operations, who are told (unless it was their own alert)."""
+        for pending in failed:
+            self._m.failed.append(pending)
+            self._changed = True
+            count("deliveries_given_up", "Deliveries given up and handed to operations", kind=pending.kind)
+            if pending.request.get("audience") == "operations":
+                workflow.logger.warning("alert to operations given up: %s", pending.failure.error)
+                continue
+            self._notify(
+                "operations",
+                "delivery_failed",
+                kind=pending.kind,
+                idempotency_key=pending.key,
+                error=pending.failure.error,
+            )
 
     # --- what others see ---------------------------------------------------------------------
 
@@ -419,8 +500,7 @@ class SellerOnboarding:
             self._published.update(values)
         workflow.set_current_details(self._details(st))
 
-    @staticmethod
-    def _details(st: rules.OnboardingStatus) -> str:
+    def _details(self, st: rules.OnboardingStatus) -> str:
         legacy = st.legacy_poa and st.cleared_for_returns and st.stage != "cleared"
         lines = [
             f"**Seller** {st.seller_id} — stage **{st.stage}**",
@@ -432,7 +512,11 @@ class SellerOnboarding:
         if st.pending_steps:
             lines.append(f"Pending: {', '.join(st.pending_steps)}")
         lines.append(f"Held parcels: {len(st.held_shipments)}")
-        return "\n\n".join(lines)
+        lines += [
+            f"⚠ **Delivery failed**: {f.kind} `{f.idempotency_key}` ({f.error}): retry or abandon it"
+            for f in st.failed_deliveries
+        ]
+        return "\n\n".join([*lines, *audit_lines(self._m.audit)])
 
     # --- keeping time ----------------------------------------------------------------------
 
