@@ -29,7 +29,8 @@ from temporalio.testing import WorkflowEnvironment
 from config.settings import Settings
 from domain.events import SENDERS
 from domain.workflow_ids import hold_workflow_id, seller_workflow_id
-from starter.api import ApiConfigError, _RedactTokens, create_app, openapi_document
+from starter.api import ApiConfigError, create_app, openapi_document
+from starter.api.access_log import RedactTokens
 from starter.links import checklist_key, mint_checklist_token
 from starter.webhooks import sign
 from testing.probes import wait_for
@@ -853,6 +854,6 @@ def test_checklist_tokens_are_kept_out_of_the_access_log() -> None:
         ("127.0.0.1:5000", "GET", "/sellers/s-1/checklist?token=abc123&x=1", "1.1", 200),
         None,
     )
-    assert _RedactTokens().filter(record)
+    assert RedactTokens().filter(record)
     assert "abc123" not in record.getMessage()
     assert "/sellers/s-1/checklist?token=…&x=1" in record.getMessage()
