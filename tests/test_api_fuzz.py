@@ -35,8 +35,8 @@ from temporalio.service import RPCError
 
 from starter.api import create_app
 from starter.webhooks import SIGNATURE_HEADER, sign
+from tests.api.helpers import AUTH, SECRET, api_settings, serving
 from tests.conftest import Stack, new_id
-from tests.test_api import AUTH, SECRET, api_settings, serving
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES_PER_RUN = 6

@@ -22,8 +22,8 @@ import pytest
 from starter.api import create_app
 from starter.links import checklist_key, mint_checklist_token
 from starter.webhooks import sign
+from tests.api.helpers import AUTH, SECRET, TO_CARM, api_settings, serving
 from tests.conftest import Stack, new_id
-from tests.test_api import AUTH, SECRET, TO_CARM, api_settings, serving
 from tests.test_return_hold_workflow import ADDRESS
 
 CHROMIUM = Path("/usr/bin/chromium")
