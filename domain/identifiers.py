@@ -8,7 +8,7 @@ import re
 from typing import Annotated, Literal
 
 import email_validator
-from pydantic import AfterValidator, StringConstraints
+from pydantic import AfterValidator, StringConstraints, WithJsonSchema
 from pydantic_core import PydanticCustomError
 from stdnum.ca import bn as stdnum_bn
 from stdnum.exceptions import InvalidChecksum, InvalidComponent, InvalidFormat, InvalidLength
@@ -168,6 +168,9 @@ def email_address(raw: str) -> str:
 
 
 Email = Annotated[
-    str, StringConstraints(strip_whitespace=True, max_length=254), AfterValidator(email_address)
+    str,
+    StringConstraints(strip_whitespace=True, max_length=254),
+    AfterValidator(email_address),
+    WithJsonSchema({"type": "string", "format": "email", "maxLength": 254}),
 ]
 """One e-mail address."""

@@ -45,11 +45,11 @@ def _known(value: str, missing: str) -> str:
 
 
 def _known_seller(seller_id: SellerPath) -> str:
-    return _known(seller_id, not_signed_up(seller_id))
+    return _known(seller_id, not_signed_up(seller_id).message)
 
 
 def _known_shipment(shipment_id: ShipmentPath) -> str:
-    return _known(shipment_id, not_recorded(shipment_id))
+    return _known(shipment_id, not_recorded(shipment_id).message)
 
 
 SellerId = Annotated[str, Depends(_known_seller)]
