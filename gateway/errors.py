@@ -36,6 +36,12 @@ class NotFound(GatewayError):
     code = "not_found"
 
 
+class Conflict(GatewayError):
+    """The request names something recorded otherwise (a parcel under another seller)."""
+
+    code = "conflict"
+
+
 class Unavailable(GatewayError):
     """Temporal cannot take the request now (unreachable, overloaded): try again later."""
 

@@ -6,10 +6,22 @@ from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDReusePolicy
 
 from domain.errors import NotAllowedNow
-from domain.payloads import Arrival, DecideRequest, Decision, ExtendHold, ExtendHoldRequest, HoldStatus
+from domain.payloads import (
+    Arrival,
+    DecideRequest,
+    Decision,
+    DeliveryAction,
+    DeliveryActionRequest,
+    ExtendHold,
+    ExtendHoldRequest,
+    HoldStatus,
+    Reassign,
+    ReassignRequest,
+)
+from domain.state import AuditEntry
 from domain.workflow_ids import hold_workflow_id
 from gateway.calls import Started, call, start_once
-from gateway.errors import NotFound
+from gateway.errors import Conflict, NotFound
 from workflows.return_hold import ReturnHold
 
 
@@ -26,7 +38,21 @@ def hold_handle(client: Client, shipment_id: str) -> WorkflowHandle[ReturnHold, 
 
 
 async def record_arrival(client: Client, arrival: Arrival, *, task_queue: str) -> Started[ReturnHold]:
-    """Start a returned parcel's hold, or keep the one that runs."""
+    """Start a returned parcel's hold, or keep the one that runs (``Conflict`` if another seller's)."""
+    started = await _start(client, arrival, task_queue=task_queue)
+    if not started.created:
+        recorded = (await hold_status(client, arrival.shipment_id)).seller_id
+        if recorded != arrival.seller_id:
+            raise Conflict(
+                f"parcel '{arrival.shipment_id}' is recorded under seller '{recorded}', not "
+                f"'{arrival.seller_id}' (operations can reassign it)",
+                code="recorded_under_other_seller",
+                seller_id=recorded,
+            )
+    return started
+
+
+async def _start(client: Client, arrival: Arrival, *, task_queue: str) -> Started[ReturnHold]:
     return await start_once(
         client,
         ReturnHold.run,
@@ -81,6 +107,53 @@ async def extend_hold(client: Client, shipment_id: str, extension: ExtendHold) -
     return await call(
         handle,
         lambda: handle.execute_update(ReturnHold.extend_hold, request),
+        missing=not_recorded(shipment_id),
+        ended=lambda: _outcome(handle),
+    )
+
+
+async def reassign(client: Client, shipment_id: str, move: Reassign) -> HoldStatus:
+    """Operations move the parcel to the seller it belongs to; ``NotAllowedNow`` once it is not held."""
+    handle = hold_handle(client, shipment_id)
+    request = ReassignRequest.model_validate(move.model_dump(mode="json", exclude_none=True))
+    return await call(
+        handle,
+        lambda: handle.execute_update(ReturnHold.reassign, request),
+        missing=not_recorded(shipment_id),
+        ended=lambda: _outcome(handle),
+    )
+
+
+async def retry_delivery(client: Client, shipment_id: str, action: DeliveryAction) -> HoldStatus:
+    """Try a given-up delivery of the parcel again."""
+    handle = hold_handle(client, shipment_id)
+    request = DeliveryActionRequest.model_validate(action.model_dump(mode="json", exclude_none=True))
+    return await call(
+        handle,
+        lambda: handle.execute_update(ReturnHold.delivery_retried, request),
+        missing=not_recorded(shipment_id),
+        ended=lambda: _outcome(handle),
+    )
+
+
+async def abandon_delivery(client: Client, shipment_id: str, action: DeliveryAction) -> HoldStatus:
+    """Give up on a failed message about the parcel (never on its warehouse instruction)."""
+    handle = hold_handle(client, shipment_id)
+    request = DeliveryActionRequest.model_validate(action.model_dump(mode="json", exclude_none=True))
+    return await call(
+        handle,
+        lambda: handle.execute_update(ReturnHold.delivery_abandoned, request),
+        missing=not_recorded(shipment_id),
+        ended=lambda: _outcome(handle),
+    )
+
+
+async def hold_audit(client: Client, shipment_id: str) -> list[AuditEntry]:
+    """The parcel's accepted updates, oldest first."""
+    handle = hold_handle(client, shipment_id)
+    return await call(
+        handle,
+        lambda: handle.query(ReturnHold.audit),
         missing=not_recorded(shipment_id),
         ended=lambda: _outcome(handle),
     )

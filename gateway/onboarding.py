@@ -9,6 +9,7 @@ from domain.errors import NotAllowedNow
 from domain.events import EventEnvelope
 from domain.onboarding import OnboardingStatus
 from domain.payloads import SellerDisposition, SignUp
+from domain.state import AuditEntry
 from domain.workflow_ids import seller_workflow_id
 from gateway.calls import Started, call, start_once
 from gateway.errors import NotFound
@@ -79,6 +80,17 @@ async def disposition(client: Client, seller_id: str) -> SellerDisposition:
     return await call(
         handle,
         lambda: handle.query(SellerOnboarding.disposition),
+        missing=not_signed_up(seller_id),
+        ended=lambda: _ended(seller_id),
+    )
+
+
+async def seller_audit(client: Client, seller_id: str) -> list[AuditEntry]:
+    """The seller's accepted events, oldest first (also after offboarding, while retained)."""
+    handle = seller_handle(client, seller_id)
+    return await call(
+        handle,
+        lambda: handle.query(SellerOnboarding.audit),
         missing=not_signed_up(seller_id),
         ended=lambda: _ended(seller_id),
     )

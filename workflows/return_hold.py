@@ -20,7 +20,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeUpdate
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
 import workflows.onboarding as onboarding
 
@@ -32,12 +32,14 @@ with workflow.unsafe.imports_passed_through():
     from activities.settings import SettingsActivities
     from domain.arrivals import check_arrival_time
     from domain.business_days import BusinessCalendar
-    from domain.deliveries import Audience, WarehouseAction, WarehouseInstruction
+    from domain.deliveries import Audience, FailedDelivery, WarehouseAction, WarehouseInstruction
     from domain.errors import InvalidInput, NotAllowedNow
     from domain.payloads import (
         Arrival,
         DecideRequest,
         Decision,
+        DeliveryAction,
+        DeliveryActionRequest,
         ExtendHold,
         ExtendHoldRequest,
         FindSeller,
@@ -46,15 +48,18 @@ with workflow.unsafe.imports_passed_through():
         HoldResult,
         HoldStatus,
         Outcome,
+        Reassign,
+        ReassignRequest,
         ReturnHoldInput,
         SellerDisposition,
         SnapshotRequest,
     )
     from domain.settings import WorkflowSettings
-    from domain.state import Extension, HoldMemory
+    from domain.state import AuditEntry, Extension, HoldMemory, PendingDelivery, audit_lines, audited
+    from domain.steps import Party
     from domain.validation import parse_strict, parse_with
     from domain.workflow_ids import seller_workflow_id
-    from workflows.deliveries import DELIVERY_RETRY, DELIVERY_TIMEOUT, Deliveries
+    from workflows.deliveries import DELIVERY_RETRY, DELIVERY_TIMEOUT, Deliveries, failure_reason
     from workflows.metrics import count
     from workflows.timer import UpdatableTimer
 
@@ -86,9 +91,14 @@ class ReturnHold:
         self._settings: WorkflowSettings | None = None
         self._deliveries = Deliveries()
         self._timer = UpdatableTimer("deadline, reminder or seller check")
-        self._published: tuple[str, datetime | None] | None = None
+        self._published: tuple[str, str, datetime | None] | None = None
+        self._rechecks: list[int] = []
         self._extended = False
         """An extension was accepted; the main line publishes it and tells the seller."""
+        self._reassigned_from: str | None = None
+        """A reassignment was accepted: the seller the parcel leaves; the main line moves it."""
+        self._retries: list[PendingDelivery] = []
+        """Failed deliveries operations asked to retry; the main line sends them."""
 
     # --- the main line -----------------------------------------------------------------------
 
@@ -103,31 +113,69 @@ class ReturnHold:
             SnapshotRequest(today=m.arrival.arrived_at.date().isoformat()),
             start_to_close_timeout=timedelta(seconds=30),
         )
+        self._deliveries.give_up_after = timedelta(seconds=self._settings.delivery_give_up_after_seconds)
         m.due_on = self._calendar.due_on(m.arrival.arrived_at, self._settings.hold_business_days)
         await self._look_up_seller()
         if self._outcome_now() is None:
             self._announce_hold()
 
-        rechecks = list(self._settings.unknown_seller_recheck_seconds)
-        recheck_at = self._recheck_time(rechecks)
+        self._rechecks = list(self._settings.unknown_seller_recheck_seconds)
+        recheck_at = self._recheck_time()
         while (outcome := self._outcome_now()) is None:
             wake = [self._deadline, *self._pending_reminders().values()]
             if recheck_at is not None:
                 wake.append(recheck_at)
-            await self._timer.sleep(min(wake), lambda: self._decided() or self._extended)
-            if self._extended:
-                self._announce_extension()
+            await self._timer.sleep(min(wake), self._interrupted)
+            if await self._act_on_requests():
+                recheck_at = self._recheck_time()
             if recheck_at is not None and workflow.now() >= recheck_at and m.closing is None:
                 await self._tell_seller_opened()
-                recheck_at = self._recheck_time(rechecks)
+                recheck_at = self._recheck_time()
             self._send_due_reminders()
 
         self._timer.cancel()
         await self._carry_out(outcome)
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        await self._deliveries.drain()
+        # A message about the parcel that failed for good stays open for operations: the
+        # parcel's outcome is decided, but nothing the service owes is silently dropped.
+        while True:
+            await workflow.wait_condition(workflow.all_handlers_finished)
+            self._keep_failures(await self._deliveries.drain())
+            if not m.failed and not self._retries:
+                break
+            await workflow.wait_condition(lambda: bool(self._retries) or not m.failed)
+            self._send_retries()
         assert m.outcome_at is not None
         return HoldResult(shipment_id=m.arrival.shipment_id, outcome=outcome, at=m.outcome_at)
+
+    def _interrupted(self) -> bool:
+        return (
+            self._decided()
+            or self._extended
+            or self._reassigned_from is not None
+            or bool(self._retries)
+            or self._deliveries.failed_some
+        )
+
+    async def _act_on_requests(self) -> bool:
+        """What handlers and deliveries left for the main line; True when the seller changed."""
+        if self._extended:
+            self._announce_extension()
+        self._send_retries()
+        self._keep_failures(self._deliveries.take_failures())
+        if self._reassigned_from is None:
+            return False
+        await self._move_to_new_seller(self._reassigned_from)
+        self._reassigned_from = None
+        return True
+
+    async def _move_to_new_seller(self, old_seller: str) -> None:
+        """A reassigned parcel leaves its old seller's list and asks its new seller what to do."""
+        m = self._m
+        await self._tell_seller(onboarding.SellerOnboarding.hold_closed, seller_id=old_seller)
+        m.disposition, m.seller_known, m.by_disposition = None, None, False
+        self._rechecks = list(self._settings.unknown_seller_recheck_seconds) if self._settings else []
+        await self._look_up_seller()
+        self._publish()
 
     async def _look_up_seller(self) -> None:
         """Ask the seller's workflow for the seller's situation, and register if held.
@@ -184,21 +232,16 @@ class ReturnHold:
         reason = _REASON_OF[outcome]
         if outcome == "disposed":
             reason += " requested by the seller" if m.decision else " at the deadline"
-        await workflow.execute_activity_method(
-            DeliveryActivities.instruct_warehouse,
-            WarehouseInstruction(
-                # One instruction per parcel, ever: the key does not depend on the outcome.
-                idempotency_key=f"warehouse:{arrival.shipment_id}:{workflow.info().first_execution_run_id}",
-                shipment_id=arrival.shipment_id,
-                seller_id=arrival.seller_id,
-                action=_ACTION_OF[outcome],
-                us_address=address,
-                reason=reason,
-            ),
-            start_to_close_timeout=DELIVERY_TIMEOUT,
-            retry_policy=DELIVERY_RETRY,
-            summary=f"{_ACTION_OF[outcome]} {arrival.shipment_id}",
+        instruction = WarehouseInstruction(
+            # One instruction per parcel, ever: the key does not depend on the outcome.
+            idempotency_key=f"warehouse:{arrival.shipment_id}:{workflow.info().first_execution_run_id}",
+            shipment_id=arrival.shipment_id,
+            seller_id=arrival.seller_id,
+            action=_ACTION_OF[outcome],
+            us_address=address,
+            reason=reason,
         )
+        await self._instruct_warehouse(instruction)
         m.state = outcome
         m.outcome_at = workflow.now()
         count("parcel_outcomes", "Returned parcels by outcome", outcome=outcome)
@@ -210,16 +253,67 @@ class ReturnHold:
         if not m.by_disposition:
             await self._tell_seller(onboarding.SellerOnboarding.hold_closed)
 
+    async def _instruct_warehouse(self, instruction: WarehouseInstruction) -> None:
+        """Deliver the parcel's one instruction; given up, it waits for operations to retry it.
+
+        The instruction decides the parcel's outcome, so it cannot be abandoned: the parcel stays
+        in its state until the warehouse has it.
+        """
+        while True:
+            try:
+                await workflow.execute_activity_method(
+                    DeliveryActivities.instruct_warehouse,
+                    instruction,
+                    start_to_close_timeout=DELIVERY_TIMEOUT,
+                    schedule_to_close_timeout=self._deliveries.give_up_after,
+                    retry_policy=DELIVERY_RETRY,
+                    summary=f"{instruction.action} {instruction.shipment_id}",
+                )
+                return
+            except ActivityError as err:
+                failure = FailedDelivery(
+                    idempotency_key=instruction.idempotency_key,
+                    kind="warehouse_instruction",
+                    error=failure_reason(err, self._deliveries.give_up_after),
+                    since=workflow.now(),
+                )
+                self._keep_failures(
+                    [PendingDelivery(failure=failure, request=instruction.model_dump(mode="json"))]
+                )
+            await workflow.wait_condition(
+                lambda: any(p.kind == "warehouse_instruction" for p in self._retries)
+            )
+            self._retries = [p for p in self._retries if p.kind != "warehouse_instruction"]
+
+    def _send_retries(self) -> None:
+        retries, self._retries = self._retries, []
+        for pending in retries:
+            self._deliveries.retry(pending)
+
+    def _keep_failures(self, failed: list[PendingDelivery]) -> None:
+        """Deliveries given up: kept for operations, who are told (unless it was their own alert)."""
+        for pending in failed:
+            self._m.failed.append(pending)
+            count("deliveries_given_up", "Deliveries given up and handed to operations", kind=pending.kind)
+            if pending.request.get("audience") != "operations":
+                self._notify(
+                    "operations",
+                    "delivery_failed",
+                    kind=pending.kind,
+                    idempotency_key=pending.key,
+                    error=pending.failure.error,
+                )
+            self._publish()
+
     # --- the seller link -----------------------------------------------------------------------
 
-    async def _tell_seller(self, signal: Any) -> bool:
-        """Signal the seller's workflow; False when none is running for the seller."""
+    async def _tell_seller(self, signal: Any, *, seller_id: str | None = None) -> bool:
+        """Signal the (given, else current) seller's workflow; False when none is running."""
         arrival = self._m.arrival
-        handle = workflow.get_external_workflow_handle(seller_workflow_id(arrival.seller_id))
+        seller = seller_id or arrival.seller_id
+        handle = workflow.get_external_workflow_handle(seller_workflow_id(seller))
         try:
-            await handle.signal(
-                signal, HoldLink(shipment_id=arrival.shipment_id, seller_id=arrival.seller_id)
-            )
+            await handle.signal(signal, HoldLink(shipment_id=arrival.shipment_id, seller_id=seller))
         except ApplicationError:
             return False  # no running onboarding workflow for this seller (never signed up, or not yet)
         return True
@@ -233,14 +327,16 @@ class ReturnHold:
             self._notify("operations", "return_unknown_seller")
         m.seller_known = False
 
-    def _recheck_time(self, rechecks: list[int]) -> datetime | None:
-        if self._m.seller_known or not rechecks:
+    def _recheck_time(self) -> datetime | None:
+        if self._m.seller_known or not self._rechecks:
             return None
-        return workflow.now() + timedelta(seconds=rechecks.pop(0))
+        return workflow.now() + timedelta(seconds=self._rechecks.pop(0))
 
     @workflow.signal
     def seller_disposition(self, disposition: SellerDisposition) -> None:
         """The seller's workflow says what to do with the seller's parcels."""
+        if disposition.seller_id != self._m.arrival.seller_id:
+            return  # the parcel was reassigned; its former seller's word no longer counts
         self._m.disposition = disposition
         self._m.seller_known = True
 
@@ -253,6 +349,7 @@ class ReturnHold:
         # Chosen before the first await, so a concurrent validator sees the parcel as closing.
         self._m.decision = decision
         self._m.closing = "forwarded" if isinstance(decision, ForwardDecision) else "disposed"
+        self._audit("decide", Party.seller, decision.actor)
         await workflow.wait_condition(lambda: self._m.state != "held")
         return self.status()
 
@@ -281,6 +378,7 @@ class ReturnHold:
             )
         )
         self._extended = True
+        self._audit("extend_hold", Party.operations, extension.actor)
         return self.status()
 
     @extend_hold.validator
@@ -300,6 +398,88 @@ class ReturnHold:
                 field="business_days",
                 value=extension.business_days,
             ) from None
+
+    @workflow.update
+    async def reassign(self, request: ReassignRequest) -> HoldStatus:
+        """Operations move the parcel to the seller it really belongs to; its due date stays."""
+        move = parse_strict(Reassign, request.model_dump(), "reassign request")
+        m = self._m
+        # Changed before the first await: a concurrent validator sees the new seller.
+        self._reassigned_from = m.arrival.seller_id
+        m.reassigned_from.append(m.arrival.seller_id)
+        m.arrival = m.arrival.model_copy(update={"seller_id": move.seller_id})
+        self._audit("reassign", Party.operations, move.actor)
+        await workflow.wait_condition(lambda: self._reassigned_from is None)
+        return self.status()
+
+    @reassign.validator
+    def _validate_reassign(self, request: ReassignRequest) -> None:
+        move = parse_strict(Reassign, request.model_dump(), "reassign request")
+        self._check_held()
+        if move.seller_id == self._m.arrival.seller_id:
+            raise NotAllowedNow(
+                f"the parcel is already recorded under seller '{move.seller_id}'",
+                code="same_seller",
+                seller_id=move.seller_id,
+            )
+        if self._reassigned_from is not None:
+            raise NotAllowedNow("the parcel is being reassigned; try again in a moment", code="reassigning")
+
+    @workflow.update
+    def delivery_retried(self, request: DeliveryActionRequest) -> HoldStatus:
+        """Operations try a given-up delivery again (its idempotency key is kept)."""
+        action = parse_strict(DeliveryAction, request.model_dump(), "delivery_retried request")
+        m = self._m
+        self._retries += [p for p in m.failed if p.key == action.idempotency_key]
+        m.failed = [p for p in m.failed if p.key != action.idempotency_key]
+        self._audit("delivery_retried", Party.operations, action.actor)
+        return self.status()
+
+    @delivery_retried.validator
+    def _validate_retry(self, request: DeliveryActionRequest) -> None:
+        self._failed_delivery(parse_strict(DeliveryAction, request.model_dump(), "delivery_retried request"))
+
+    @workflow.update
+    def delivery_abandoned(self, request: DeliveryActionRequest) -> HoldStatus:
+        """Operations give up on a failed message for good (never on the warehouse instruction)."""
+        action = parse_strict(DeliveryAction, request.model_dump(), "delivery_abandoned request")
+        self._m.failed = [p for p in self._m.failed if p.key != action.idempotency_key]
+        self._audit("delivery_abandoned", Party.operations, action.actor)
+        return self.status()
+
+    @delivery_abandoned.validator
+    def _validate_abandon(self, request: DeliveryActionRequest) -> None:
+        pending = self._failed_delivery(
+            parse_strict(DeliveryAction, request.model_dump(), "delivery_abandoned request")
+        )
+        if pending.kind == "warehouse_instruction":
+            raise NotAllowedNow(
+                "the warehouse instruction decides the parcel's outcome and cannot be abandoned: "
+                "retry it once the warehouse system takes it",
+                code="instruction_cannot_be_abandoned",
+                field="idempotency_key",
+            )
+
+    def _failed_delivery(self, action: DeliveryAction) -> PendingDelivery:
+        for pending in self._m.failed:
+            if pending.key == action.idempotency_key:
+                return pending
+        raise NotAllowedNow(
+            f"no failed delivery '{action.idempotency_key}' is waiting for operations",
+            code="no_failed_delivery",
+            field="idempotency_key",
+            value=action.idempotency_key,
+            failed=[p.key for p in self._m.failed],
+        )
+
+    def _audit(self, kind: str, party: Party, actor: str | None) -> None:
+        entry = AuditEntry(at=workflow.now(), type=kind, party=party, actor=actor)
+        self._m.audit = audited(self._m.audit, entry)
+
+    @workflow.query
+    def audit(self) -> list[AuditEntry]:
+        """Every accepted update, oldest first: when, what, and who sent it."""
+        return list(self._m.audit)
 
     def _check_held(self) -> None:
         m = self._m
@@ -338,7 +518,17 @@ class ReturnHold:
             closing=m.closing if m.state == "held" else None,
             outcome_at=m.outcome_at,
             origin=m.arrival.origin,
+            waiting_on=self._waiting_on(),
+            failed_deliveries=[p.failure for p in m.failed],
+            reassigned_from=list(m.reassigned_from),
         )
+
+    def _waiting_on(self) -> list[Party]:
+        m = self._m
+        waiting = {Party.seller} if m.state == "held" and m.closing is None and m.seller_known else set()
+        if m.failed or (m.state == "held" and m.seller_known is False):
+            waiting.add(Party.operations)
+        return sorted(waiting)
 
     # --- time ------------------------------------------------------------------------------------
 
@@ -424,7 +614,7 @@ class ReturnHold:
     def _publish(self) -> None:
         m = self._m
         held = m.state == "held"
-        published = (m.state, self._deadline if held else None)
+        published = (m.arrival.seller_id, m.state, self._deadline if held else None)
         if published != self._published:
             pairs: list[SearchAttributeUpdate[Any]] = [
                 sa.SELLER_ID.value_set(m.arrival.seller_id),
@@ -446,4 +636,10 @@ class ReturnHold:
                 lines.append("⚠ No onboarding workflow for this seller: operations must follow up")
         if m.extensions:
             lines.append(f"Extended {len(m.extensions)}×; last: {m.extensions[-1].reason}")
-        return "\n\n".join(lines)
+        if m.reassigned_from:
+            lines.append(f"Reassigned from seller {', '.join(m.reassigned_from)}")
+        lines += [
+            f"⚠ **Delivery failed**: {p.kind} `{p.key}` ({p.failure.error}): operations must retry it"
+            for p in m.failed
+        ]
+        return "\n\n".join([*lines, *audit_lines(m.audit)])
