@@ -1,7 +1,7 @@
 """argparse that never exits the process, and the argument types the verbs share.
 
 argparse's habit is to print and call ``sys.exit``; here a bad argument raises :class:`CliError`
-(exit code 2), ``--help`` raises :class:`ParserExit`, and what argparse prints
+(exit code 2), ``--help`` and ``--version`` raise :class:`ParserExit`, and what argparse prints
 goes to the streams of the :func:`~starter.cli.run.run` call that is parsing, so tests can run the
 command line in-process.
 """
@@ -13,12 +13,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
 from typing import IO, Any, NoReturn, TypeAlias
 
 from domain.identifiers import ID_PATTERN
 from starter.cli.errors import CliError, ExitCode, exit_codes_line
 
 PROG = "carm"
+DISTRIBUTION = "carm-returns"
 _ID_RE = re.compile(ID_PATTERN)
 
 
@@ -71,6 +73,13 @@ class Parser(argparse.ArgumentParser):
 Subparsers: TypeAlias = "argparse._SubParsersAction[Parser]"
 
 
+def package_version() -> str:
+    try:
+        return version(DISTRIBUTION)
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed: make venv)"
+
+
 def root_parser() -> tuple[Parser, Subparsers]:
     """The program's own options, and the sub-parsers each verb adds itself to."""
     parser = Parser(
@@ -78,6 +87,7 @@ def root_parser() -> tuple[Parser, Subparsers]:
         description="Operate the CARM onboarding and returns-hold service.",
         epilog=exit_codes_line(),
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {package_version()}")
     parser.add_argument(
         "--timeout",
         type=positive_float,
