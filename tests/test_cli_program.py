@@ -2,8 +2,11 @@
 
 import subprocess
 from importlib.metadata import version
+from pathlib import Path
 
+from bench.cli_exit_codes import check
 from testing.servers import binary
+from tests.conftest import Stack
 
 
 def carm(*argv: str) -> subprocess.CompletedProcess[str]:
@@ -23,3 +26,18 @@ def test_carm_help_lists_the_verbs_and_the_exit_codes() -> None:
     for verb in ("sign-up", "event", "status", "parcel", "checklist-link", "import"):
         assert verb in done.stdout
     assert "4 no such seller or parcel" in " ".join(done.stdout.split())
+
+
+async def test_found_and_missing_sellers_and_parcels_leave_with_0_and_4(
+    dev_stack: Stack, tmp_path: Path
+) -> None:
+    # A handful of what `python -m bench.cli_exit_codes` runs 100 times: a crash at exit
+    # (sdk-python#300) came once in about 15 runs before carm left with os._exit.
+    result = await check(dev_stack, runs=8, parallel=4, cwd=tmp_path)
+    assert result.ok, result.wrong
+    assert result.codes == {
+        "parcel found": {0: 2},
+        "parcel missing": {4: 2},
+        "status found": {0: 2},
+        "status missing": {4: 2},
+    }

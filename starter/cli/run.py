@@ -2,6 +2,7 @@
 
 import argparse
 import asyncio
+import os
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import IO, NoReturn
@@ -98,4 +99,23 @@ def main() -> NoReturn:
         code = asyncio.run(run(sys.argv[1:]))
     except KeyboardInterrupt:
         code = 130  # 128 + SIGINT, as shells report it
-    sys.exit(code)
+    leave(code)
+
+
+def leave(code: int) -> NoReturn:
+    """Exit with ``code`` at once, once what was printed is out.
+
+    Not ``sys.exit``: that runs the interpreter's teardown while the Temporal SDK's runtime
+    threads (Rust, Tokio) are still alive, and one of them can then touch a thread state that is
+    being finalized — "Fatal Python error: PyGILState_Release", SIGABRT (exit 134) or SIGSEGV
+    (139) after a correct answer was printed (temporalio/sdk-python#300). A script reading the
+    exit code would see a crash for work that was done. ``os._exit`` skips the teardown: nothing
+    of a finished command needs it (no atexit hook, no buffered file but the two streams, which
+    are flushed here), and the exit code is the one the command chose.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a closed pipe (`carm sellers | head -1`) or stream
+            code = code or ExitCode.ERROR
+    os._exit(code)
