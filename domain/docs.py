@@ -2,32 +2,51 @@
 
 ``python -m scripts.docs`` writes them into README.md between ``<!-- BEGIN x -->`` and
 ``<!-- END x -->`` markers; a test fails when the README and these functions disagree, so the
-picture cannot drift from the code.
+picture cannot drift from the code. :func:`event_fields` is also what ``carm event --help``
+lists, so the README and the command line describe an event's fields in the same words.
 """
 
+import ast
+import inspect
+import textwrap
+import types
 from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any, Literal, Union, get_args, get_origin
 
-from domain.events import EVENT_TYPES, SENDERS
+from pydantic import BaseModel
+
+from domain.events import EVENT_MODELS, EVENT_TYPES, SENDERS
 from domain.onboarding import OnboardingRules
 from domain.steps import COMPLETED_BY, OWNER, POA_DENIAL_REOPENS, PREREQUISITES, REOPENS, Step, ordered
 
+Moves = dict[tuple[str, str], list[str]]
+Stays = dict[str, list[str]]
 
-def mermaid() -> str:
-    """The lifecycle as a mermaid state diagram: moves between states, and what stays inside."""
-    lines = ["stateDiagram-v2", "    direction LR"]
-    moves: dict[tuple[str, str], list[str]] = defaultdict(list)
-    stays: dict[str, list[str]] = defaultdict(list)
+
+def _transitions(lines: list[str]) -> tuple[Moves, Stays]:
+    """Each state's line, and the labelled moves between states and the events that stay inside."""
+    moves: Moves = defaultdict(list)
+    stays: Stays = defaultdict(list)
     for state in OnboardingRules.states:
         lines.append(f'    state "{state.name}" as {state.id}')
         for t in state.transitions:
+            conds = [spec.func for spec in t.cond]
+            guard = f" [{', '.join(str(c) for c in conds)}]" if conds else ""
             for ev in t.events:
-                conds = [spec.func for spec in t.cond]
-                label = ev.id + (f" [{', '.join(str(c) for c in conds)}]" if conds else "")
+                label = ev.id + guard
                 if t.target is state:
                     if ev.id not in stays[state.id]:
                         stays[state.id].append(ev.id)
                 elif label not in moves[(state.id, t.target.id)]:
                     moves[(state.id, t.target.id)].append(label)
+    return moves, stays
+
+
+def mermaid() -> str:
+    """The lifecycle as a mermaid state diagram: moves between states, and what stays inside."""
+    lines = ["stateDiagram-v2", "    direction LR"]
+    moves, stays = _transitions(lines)
     lines.append("    [*] --> onboarding : sign-up")
     lines.append("    [*] --> legacy : sign-up with legacy_poa")
     lines.append("    [*] --> cleared : import with every step complete")
@@ -73,10 +92,104 @@ def reopens_table() -> str:
     return "\n".join(rows)
 
 
+# --- event fields -------------------------------------------------------------------------------
+
+COMMON_FIELDS = ("type", "event_id")
+"""Fields every event has: its type, and the optional idempotency key (``carm event --event-id``)."""
+
+
+@dataclass(frozen=True)
+class EventField:
+    """One field of an event, as its model declares it."""
+
+    name: str
+    required: bool
+    description: str
+    """The field's ``description``, else its docstring (``""`` if it has neither)."""
+    values: tuple[str, ...] = ()
+    """The values it may take, when the model names them (a ``Literal``)."""
+    members: tuple["EventField", ...] = ()
+    """The fields of an object value (a nested model, such as a U.S. address)."""
+
+
+def event_fields(kind: str) -> list[EventField]:
+    """The fields of the event ``kind`` beyond :data:`COMMON_FIELDS`, in the model's order."""
+    return _fields_of(EVENT_MODELS[kind], skip=COMMON_FIELDS)
+
+
+def _fields_of(model: type[BaseModel], skip: tuple[str, ...] = ()) -> list[EventField]:
+    docs = field_docstrings(model)
+    fields = []
+    for name, info in model.model_fields.items():
+        if name in skip:
+            continue
+        kind = _without_none(info.annotation)
+        nested = isinstance(kind, type) and issubclass(kind, BaseModel)
+        fields.append(
+            EventField(
+                name=name,
+                required=info.is_required(),
+                description=info.description or docs.get(name, ""),
+                values=tuple(str(v) for v in get_args(kind)) if get_origin(kind) is Literal else (),
+                members=tuple(_fields_of(kind)) if nested else (),
+            )
+        )
+    return fields
+
+
+def _without_none(annotation: Any) -> Any:
+    """``X`` for ``X | None``; the annotation itself otherwise."""
+    if get_origin(annotation) in (Union, types.UnionType):
+        kept = [a for a in get_args(annotation) if a is not type(None)]
+        if len(kept) == 1:
+            return kept[0]
+    return annotation
+
+
+def field_docstrings(model: type[BaseModel]) -> dict[str, str]:
+    """The docstrings under a model's field declarations, its bases' included.
+
+    Read from the source rather than turned into ``description`` with pydantic's
+    ``use_attribute_docstrings``: that would change the models' JSON schemas (the API's OpenAPI
+    document) and the models the workflows keep, for the sake of documentation.
+    """
+    docs: dict[str, str] = {}
+    for cls in reversed(model.__mro__):
+        if not (isinstance(cls, type) and issubclass(cls, BaseModel)) or cls is BaseModel:
+            continue
+        try:
+            source = textwrap.dedent(inspect.getsource(cls))
+        except (OSError, TypeError):  # made at run time (the bare events): no source, no docstrings
+            continue
+        body = ast.parse(source).body[0]
+        if not isinstance(body, ast.ClassDef):
+            continue
+        for declared, following in zip(body.body, body.body[1:], strict=False):
+            if (
+                isinstance(declared, ast.AnnAssign)
+                and isinstance(declared.target, ast.Name)
+                and isinstance(following, ast.Expr)
+                and isinstance(following.value, ast.Constant)
+                and isinstance(following.value.value, str)
+            ):
+                docs[declared.target.id] = " ".join(following.value.value.split())
+    return docs
+
+
+def _field_cell(field: EventField) -> str:
+    text = f"`{field.name}`" + ("" if field.required else "?")
+    if field.values:
+        text += " (" + " or ".join(f"`{v}`" for v in field.values) + ")"
+    if field.members:
+        text += " {" + ", ".join(_field_cell(m) for m in field.members) + "}"
+    return text
+
+
 def events_table() -> str:
-    rows = ["| event | sent by |", "|---|---|"]
+    rows = ["| event | sent by | fields (`?`: optional) |", "|---|---|---|"]
     for kind in EVENT_TYPES:
-        rows.append(f"| `{kind}` | {' or '.join(sorted(SENDERS[kind]))} |")
+        fields = ", ".join(_field_cell(f) for f in event_fields(kind)) or "—"
+        rows.append(f"| `{kind}` | {' or '.join(sorted(SENDERS[kind]))} | {fields} |")
     return "\n".join(rows)
 
 

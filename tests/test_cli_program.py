@@ -5,6 +5,8 @@ from importlib.metadata import version
 from pathlib import Path
 
 from bench.cli_exit_codes import check
+from domain.docs import event_fields
+from domain.events import EVENT_TYPES
 from testing.servers import binary
 from tests.conftest import Stack
 
@@ -41,3 +43,18 @@ async def test_found_and_missing_sellers_and_parcels_leave_with_0_and_4(
         "status found": {0: 2},
         "status missing": {4: 2},
     }
+
+
+def test_event_help_lists_every_event_type_with_its_fields() -> None:
+    done = carm("event", "--help")
+    assert done.returncode == 0, done.stderr
+    text = " ".join(done.stdout.split())
+    for kind in EVENT_TYPES:
+        assert f" {kind} " in f"{text} ", kind
+        for field in event_fields(kind):
+            need = "required" if field.required else "optional"
+            assert f"{field.name} ({need}) " in text, (kind, field.name)
+            assert " ".join(field.description.replace("``", "").split()) in text, (kind, field.name)
+    # The field a user once guessed as importer_account=.
+    assert "importer_account_provided program_account (required) RM0001 or the full" in text
+    assert "carm_registered (no fields)" in text
