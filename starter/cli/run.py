@@ -63,11 +63,9 @@ async def _run(
     ctx = Context(settings=settings or _settings(), out=out, err=err, _client=client)
     try:
         return await _dispatch(ctx, args)
-    except CliError:
-        raise
     except Exception as exc:
         mapped = from_service_error(exc)
-        if mapped is None:
+        if mapped is None:  # a CliError already, or a bug: run() words it
             raise
         raise mapped from None
 
