@@ -99,10 +99,14 @@ class USAddress(BaseModel):
     name: Line
     """Addressee."""
     street: Line
+    """Street address."""
     street2: Line | None = None
+    """Apartment, suite, unit."""
     city: Line
+    """City or town."""
     state: UsState
     """USPS two-letter code."""
     postal_code: Annotated[str, StringConstraints(strip_whitespace=True, pattern=r"^\d{5}(-\d{4})?$")]
     """ZIP or ZIP+4."""
     country: Literal["US"] = "US"
+    """Always ``US``."""

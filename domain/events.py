@@ -63,6 +63,8 @@ class NoBusinessNumber(_Event):
     return_method: Literal["own_us_address", "dispose"]
     """What to do with returns instead: forward to the seller's own U.S. address, or dispose."""
     us_address: USAddress | None = None
+    """The seller's own U.S. address, where returns are forwarded: required with
+    ``own_us_address``, refused with ``dispose``."""
 
     @model_validator(mode="after")
     def _address_matches_method(self) -> "NoBusinessNumber":
@@ -86,25 +88,29 @@ class ImporterAccountProvided(_Event):
 class PoaDenied(_Event):
     type: Literal["poa_denied"]
     reason: Literal["carm_not_registered", "importer_account_missing", "other"]
+    """Why the broker denied the POA: ``carm_not_registered`` and ``importer_account_missing``
+    also send the seller back to that step."""
     detail: Annotated[str, Field(max_length=500)] | None = None
+    """The broker's own words for the seller (at most 500 characters)."""
 
 
 class AffinityFiguresProvided(_Event):
     type: Literal["affinity_figures_provided"]
     statement_month: Month | None = None
-    """Month of a Statement of Account, ``YYYY-MM``."""
+    """Month of a Statement of Account, ``YYYY-MM``; with ``statement_balance``. Give at least one
+    pair: statement, payment or transaction."""
     statement_balance: Amount | None = None
-    """Its balance, in Canadian dollars."""
+    """Balance of that Statement of Account, in Canadian dollars; with ``statement_month``."""
     payment_month: Month | None = None
-    """Month of a payment to CBSA, ``YYYY-MM``."""
+    """Month of a payment to CBSA, ``YYYY-MM``; with ``payment_amount``."""
     payment_amount: Amount | None = None
-    """Its amount, in Canadian dollars."""
+    """Amount of that payment, in Canadian dollars; with ``payment_month``."""
     transaction_number: (
         Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)] | None
     ) = None
-    """A transaction number from the Statement of Account."""
+    """A transaction number (at most 64 characters); with ``transaction_total``."""
     transaction_total: Amount | None = None
-    """Its total duties and taxes, in Canadian dollars."""
+    """Total duties and taxes of that transaction, in Canadian dollars; with ``transaction_number``."""
 
     @model_validator(mode="after")
     def _one_complete_pair(self) -> "AffinityFiguresProvided":

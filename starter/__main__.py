@@ -1,4 +1,4 @@
-"""``python -m starter VERB ...``: the operations and sign-up command line (see starter.cli)."""
+"""``python -m starter VERB ...``: the operations and sign-up command line, installed as ``carm``."""
 
 from starter.cli import main
 

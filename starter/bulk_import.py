@@ -1,12 +1,12 @@
-"""Bulk import of existing sellers from a CSV file (``python -m starter import FILE.csv``).
+"""Bulk import of existing sellers from a CSV file (``carm import FILE.csv``).
 
 The file's header names the columns (any order; only ``seller_id`` and ``email`` are required)::
 
     seller_id,email,business_name,returns_account_number,legacy_poa,completed_steps
 
 ``legacy_poa`` is true/false/yes/no/1/0 or empty; ``completed_steps`` lists step names separated
-by ``;`` or ``|``. Every row is validated with the same ``SignUp`` model the starter client uses
-(and :func:`starter.client.sign_up` validates it again before calling Temporal). A bad row is
+by ``;`` or ``|``. Every row is validated with the same ``SignUp`` model the command line and
+the API sign sellers up with (and again just before it is started). A bad row is
 reported with its line number and the reason, and the import goes on. A second row with the same
 seller id is reported as a duplicate. Re-running an import is harmless: a seller whose onboarding
 is already running is counted as *kept*, not started again.
@@ -252,6 +252,25 @@ class TokenBucket:
 # --- importing --------------------------------------------------------------------------------
 
 
+async def _start(client: Client, row: Row, task_queue: str, result: ImportResult) -> None:
+    """Sign one row up and count it; never raises, so one failed start does not stop the import."""
+    try:
+        signup = parse_strict(SignUp, row.fields, "sign-up")
+        created = (await sellers.sign_up(client, signup, task_queue=task_queue)).created
+    except InvalidInput as err:
+        result.rejected.append(Rejection(row.line, row.seller_id, err.message))
+    except ApplicationError as err:
+        result.failed.append(Rejection(row.line, row.seller_id, f"not imported: {err.message}"))
+    except Exception as err:  # a failed start must not stop the import
+        message = getattr(err, "message", None) or str(err) or type(err).__name__
+        result.failed.append(Rejection(row.line, row.seller_id, f"not imported: {message}"))
+    else:
+        if created:
+            result.imported += 1
+        else:
+            result.kept += 1
+
+
 async def import_rows(
     client: Client,
     rows: list[Row],
@@ -269,28 +288,11 @@ async def import_rows(
     bucket = TokenBucket(rate)
     pending: Iterator[Row] = iter(rows)
 
-    async def one(row: Row) -> None:
-        await bucket.acquire()
-        try:
-            signup = parse_strict(SignUp, row.fields, "sign-up")
-            created = (await sellers.sign_up(client, signup, task_queue=task_queue)).created
-        except InvalidInput as err:
-            result.rejected.append(Rejection(row.line, row.seller_id, err.message))
-        except ApplicationError as err:
-            result.failed.append(Rejection(row.line, row.seller_id, f"not imported: {err.message}"))
-        except Exception as err:  # a failed start must not stop the import
-            message = getattr(err, "message", None) or str(err) or type(err).__name__
-            result.failed.append(Rejection(row.line, row.seller_id, f"not imported: {message}"))
-        else:
-            if created:
-                result.imported += 1
-            else:
-                result.kept += 1
-
     async def worker() -> None:
         # One event loop thread: the shared iterator needs no lock.
         for row in pending:
-            await one(row)
+            await bucket.acquire()
+            await _start(client, row, task_queue, result)
             if on_row_done is not None:
                 on_row_done()
 
@@ -298,32 +300,3 @@ async def import_rows(
     result.rejected.sort(key=lambda r: r.line)
     result.failed.sort(key=lambda r: r.line)
     return result
-
-
-async def import_file(
-    client: Client,
-    path: Path,
-    *,
-    task_queue: str,
-    rate: float,
-    concurrency: int = 8,
-    on_total: Callable[[int], None] | None = None,
-    on_row_done: Callable[[], None] | None = None,
-) -> ImportResult:
-    """Read, validate and import one CSV file (see the module docstring)."""
-    rows, rejected = read_file(path)
-    if on_total is not None:
-        on_total(len(rows) + len(rejected))
-    if on_row_done is not None:
-        for _ in rejected:
-            on_row_done()
-    result = ImportResult(rejected=list(rejected))
-    return await import_rows(
-        client,
-        rows,
-        task_queue=task_queue,
-        rate=rate,
-        concurrency=concurrency,
-        on_row_done=on_row_done,
-        result=result,
-    )

@@ -13,17 +13,21 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import pytest
+from stdnum import luhn
 from stdnum.ca import bn as stdnum_bn
 
 from config.settings import Settings
+from domain.errors import InvalidInput, NotAllowedNow
 from domain.onboarding import OnboardingStatus
 from domain.payloads import HoldStatus
 from domain.steps import Step
 from domain.visibility import parcels_query, sellers_query
 from domain.workflow_ids import hold_workflow_id, seller_workflow_id
+from gateway.errors import NotFound, QueryFailed, TimedOut, Unavailable
 from gateway.holds import hold_status as parcel_status
 from gateway.onboarding import seller_status
 from starter.cli import run
+from starter.cli.errors import ExitCode, from_service_error
 from starter.links import checklist_key, verify_checklist_token
 from tests.conftest import Stack, new_id
 
@@ -96,7 +100,7 @@ def assert_one_error_line(result: Result, code: int, *words: str) -> None:
 def other_valid_bn() -> str:
     """A valid business number other than 123456782."""
     for n in range(10000000, 99999999):
-        candidate = f"{n}{stdnum_bn.luhn.calc_check_digit(str(n))}"
+        candidate = f"{n}{luhn.calc_check_digit(str(n))}"
         if stdnum_bn.is_valid(candidate) and candidate != "123456782":
             return candidate
     raise AssertionError("no BN found")
@@ -247,6 +251,27 @@ async def test_unknown_seller_or_parcel_exits_4(dev_stack: Stack) -> None:
     assert_one_error_line(
         await cli(dev_stack, "extend", ghost, "2", "--reason", "x"), 4, "no returned parcel"
     )
+
+
+@pytest.mark.parametrize(
+    ("error", "code"),
+    [
+        (InvalidInput("named problem", code="x"), 2),
+        (NotAllowedNow("named problem", code="x"), 3),
+        (NotFound("named problem"), 4),
+        (Unavailable("named problem"), 1),
+        (TimedOut("named problem"), 1),
+        (QueryFailed("named problem"), 1),
+    ],
+)
+def test_the_service_errors_map_to_exit_codes_by_type(error: Exception, code: int) -> None:
+    mapped = from_service_error(error)
+    assert mapped is not None and (mapped.code, mapped.message) == (code, "named problem")
+
+
+def test_an_unforeseen_error_is_not_mapped_and_the_codes_are_documented() -> None:
+    assert from_service_error(ValueError("a bug")) is None
+    assert [int(c) for c in ExitCode] == [0, 1, 2, 3, 4]
 
 
 async def test_an_event_for_a_seller_whose_workflow_ended_exits_3(dev_stack: Stack) -> None:

@@ -54,3 +54,25 @@ def test_every_template_the_workflows_name_renders() -> None:
         common = {"seller": "s1", "business_name": "Maple Goods", "shipment": "p1"}
         message = renderer.render(name, {**common, **params})
         assert message.subject and message.body.strip()
+
+
+def test_every_event_field_has_a_description() -> None:
+    # `carm event --help` and the README list them: a field without words is a field people guess.
+    from domain.docs import EventField, event_fields
+    from domain.events import EVENT_TYPES
+
+    def undescribed(fields: list[EventField], where: str) -> list[str]:
+        missing = [f"{where}.{f.name}" for f in fields if not f.description]
+        for f in fields:
+            missing += undescribed(list(f.members), f"{where}.{f.name}")
+        return missing
+
+    assert [m for kind in EVENT_TYPES for m in undescribed(event_fields(kind), kind)] == []
+    fields = {f.name: f for f in event_fields("no_business_number")}
+    assert fields["return_method"].required and fields["return_method"].values == (
+        "own_us_address",
+        "dispose",
+    )
+    assert not fields["us_address"].required
+    assert [m.name for m in fields["us_address"].members][:2] == ["name", "street"]
+    assert event_fields("carm_registered") == []
