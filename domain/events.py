@@ -169,6 +169,7 @@ class DeliveryRetried(_Event):
     idempotency_key: DeliveryKey
     """The failed delivery to try again (from the status's ``failed_deliveries``)."""
     reason: Reason | None = None
+    """Why it may succeed now (the endpoint is back, say)."""
 
 
 class DeliveryAbandoned(_Event):
@@ -176,6 +177,7 @@ class DeliveryAbandoned(_Event):
     idempotency_key: DeliveryKey
     """The failed delivery to give up on, for good."""
     reason: Reason | None = None
+    """Why it is not needed (told by other means, say)."""
 
 
 def _bare(name: str) -> type[_Event]:
