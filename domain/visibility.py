@@ -71,6 +71,13 @@ def parcels_query(*, seller: str | None = None, due_by: datetime | None = None) 
     return " AND ".join(clauses)
 
 
+def parcels_waiting_on_operations() -> str:
+    """Running parcels operations must act on: an unknown seller, a failed delivery."""
+    return " AND ".join(
+        ("WorkflowType = 'ReturnHold'", "ExecutionStatus = 'Running'", "WaitingOn = 'operations'")
+    )
+
+
 def held_parcels_of(seller_id: str) -> str:
     """A seller's held parcels: those that arrived before the seller's workflow could hear of them."""
     return parcels_query(seller=seller_id)

@@ -40,6 +40,8 @@ WORKFLOW_TEMPLATES: dict[str, dict[str, Any]] = {
     "return_disposed": {"reason": "disposal at the deadline"},
     "return_unknown_seller": {},
     "return_unknown_seller_disposed": {},
+    "delivery_failed": {"kind": "broker_handoff", "idempotency_key": "handoff:s1:1", "error": "HTTP 503"},
+    "email_changed": {"new_email": "new@example.com"},
 }
 
 

@@ -91,7 +91,7 @@ class ReturnHold:
         self._settings: WorkflowSettings | None = None
         self._deliveries = Deliveries()
         self._timer = UpdatableTimer("deadline, reminder or seller check")
-        self._published: tuple[str, str, datetime | None] | None = None
+        self._published: tuple[str, str, datetime | None, tuple[str, ...]] | None = None
         self._rechecks: list[int] = []
         self._extended = False
         """An extension was accepted; the main line publishes it and tells the seller."""
@@ -614,11 +614,13 @@ class ReturnHold:
     def _publish(self) -> None:
         m = self._m
         held = m.state == "held"
-        published = (m.arrival.seller_id, m.state, self._deadline if held else None)
+        waiting = [str(p) for p in self._waiting_on()]
+        published = (m.arrival.seller_id, m.state, self._deadline if held else None, tuple(waiting))
         if published != self._published:
             pairs: list[SearchAttributeUpdate[Any]] = [
                 sa.SELLER_ID.value_set(m.arrival.seller_id),
                 sa.RETURN_STATE.value_set(m.state),
+                sa.WAITING_ON.value_set(waiting),
             ]
             if held:
                 pairs.append(sa.DISPOSAL_DUE_AT.value_set(self._deadline))

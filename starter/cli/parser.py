@@ -7,6 +7,7 @@ command line in-process.
 """
 
 import argparse
+import getpass
 import re
 import sys
 from collections.abc import Callable, Iterator
@@ -95,8 +96,22 @@ def root_parser() -> tuple[Parser, Subparsers]:
         metavar="SECONDS",
         help="give up on an unanswered request after this long (default 30; not for import)",
     )
+    parser.add_argument(
+        "--actor",
+        default=default_actor(),
+        metavar="NAME",
+        help="who sends the request, kept in the audit (default: your OS user name)",
+    )
     verbs = parser.add_subparsers(dest="verb", required=True, metavar="VERB")
     return parser, verbs
+
+
+def default_actor() -> str:
+    """The OS user: who ran the command, as the audit will show it."""
+    try:
+        return getpass.getuser()[:128] or "operations"
+    except (KeyError, OSError):  # no user name in this environment (a bare container)
+        return "operations"
 
 
 # --- argument types ----------------------------------------------------------------------------

@@ -5,6 +5,7 @@ what they draw. Words for next actions come from :mod:`domain.guidance`, never f
 """
 
 from collections.abc import Sequence
+from datetime import UTC
 from typing import Any
 
 from rich.console import Console
@@ -12,9 +13,11 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
+from domain.deliveries import FailedDelivery
 from domain.guidance import describe_action, guidance
 from domain.onboarding import NextAction, OnboardingStatus
 from domain.payloads import HoldStatus
+from domain.state import AuditEntry
 
 
 def yes_no(value: bool | None) -> str:
@@ -60,6 +63,8 @@ def render_seller(console: Console, st: OnboardingStatus) -> None:
     grid.add("Held parcels", listed(st.held_shipments))
     if st.return_method:
         grid.add("Return method", st.return_method.replace("_", " "))
+    grid.add("Language", st.language)
+    _add_failures(grid, st.failed_deliveries)
     grid.print(console)
     actions: list[NextAction] = st.actions or [st.next_action]
     console.print(Text("Next actions:" if len(actions) > 1 else "Next action:", style="bold"))
@@ -110,7 +115,43 @@ def render_parcel(console: Console, st: HoldStatus) -> None:
         )
     if not st.extensions:
         grid.add("Extensions", "none")
+    if st.reassigned_from:
+        grid.add("Reassigned from", listed(st.reassigned_from))
+    grid.add("Waiting on", listed(st.waiting_on, "nobody"))
+    _add_failures(grid, st.failed_deliveries)
     grid.print(console)
+
+
+def _add_failures(grid: Fields, failures: Sequence[FailedDelivery]) -> None:
+    for n, failed in enumerate(failures, 1):
+        grid.add(
+            "Failed deliveries" if n == 1 else "",
+            f"{failed.kind} {failed.idempotency_key} since {failed.since.isoformat(timespec='minutes')}: "
+            f"{failed.error} (retry-delivery or abandon-delivery)",
+        )
+
+
+def render_audit(console: Console, subject: str, audit: Sequence[AuditEntry]) -> None:
+    """Who sent what, when: a seller's or a parcel's accepted events and updates, oldest first."""
+    if not audit:
+        console.print(f"no accepted events or updates for {subject} yet")
+        return
+    console.print(Text.assemble(("History of ", "bold"), subject))
+    console.print(
+        _table(
+            ("When (UTC)", "What", "Party", "Actor", "Event id"),
+            [
+                (
+                    entry.at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S"),
+                    entry.type,
+                    entry.party,
+                    entry.actor or "",
+                    entry.event_id or "",
+                )
+                for entry in audit
+            ],
+        )
+    )
 
 
 def _add_deadline(grid: Fields, st: HoldStatus) -> None:

@@ -9,13 +9,17 @@ from typing import Protocol
 from starter.cli.parser import Subparsers
 from starter.cli.verbs import (
     arrival,
+    attention,
     checklist_link,
     decide,
+    deliveries,
     event,
     extend,
+    history,
     import_,
     parcel,
     parcels,
+    reassign,
     sellers,
     sign_up,
     status,
@@ -38,6 +42,10 @@ VERBS: tuple[Verb, ...] = (
     parcels,
     decide,
     extend,
+    reassign,
+    deliveries,
+    history,
+    attention,
     checklist_link,
     import_,
 )

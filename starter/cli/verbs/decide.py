@@ -30,7 +30,7 @@ def register(verbs: Subparsers) -> None:
 
 
 def decision_of(args: argparse.Namespace) -> Decision:
-    decision: dict[str, Any] = {"action": args.action}
+    decision: dict[str, Any] = {"action": args.action, "actor": args.actor}
     if args.action == "forward":
         address = {
             "name": args.name,

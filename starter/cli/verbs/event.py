@@ -95,6 +95,7 @@ def event_payload(args: argparse.Namespace) -> dict[str, Any]:
         _put(event, key, value)
     if args.event_id is not None:
         _put(event, "event_id", args.event_id)
+    event.setdefault("actor", args.actor)
     return event
 
 

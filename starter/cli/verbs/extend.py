@@ -21,7 +21,9 @@ def register(verbs: Subparsers) -> None:
 
 async def handle(ctx: Context, args: argparse.Namespace) -> int:
     request = parse_strict(
-        ExtendHold, {"business_days": args.business_days, "reason": args.reason}, "extension"
+        ExtendHold,
+        {"business_days": args.business_days, "reason": args.reason, "actor": args.actor},
+        "extension",
     )
     st = await holds.extend_hold(await ctx.client(), args.shipment_id, request)
     ctx.line(f"extended parcel {args.shipment_id} by {request.business_days} business days")

@@ -42,7 +42,7 @@ def _due_at(wf: WorkflowExecution) -> datetime | None:
     return wf.typed_search_attributes.get(sa.DISPOSAL_DUE_AT)
 
 
-def _is_due_by(wf: WorkflowExecution, bound: datetime) -> bool:
+def is_due_by(wf: WorkflowExecution, bound: datetime) -> bool:
     due_at = _due_at(wf)
     return due_at is not None and due_at <= bound
 
@@ -77,7 +77,7 @@ async def handle(ctx: Context, args: argparse.Namespace) -> int:
     found = [wf async for wf in listing(await ctx.client(), query, args.limit)]
     if due_by is not None:
         # The query has a second of slack (domain.visibility): the exact bound is applied here.
-        found = [wf for wf in found if _is_due_by(wf, due_by)]
+        found = [wf for wf in found if is_due_by(wf, due_by)]
     rows = [parcel_row(wf, calendar, now) for wf in found]
     rows.sort(key=lambda r: (r["disposal_due_at"] is None, r["disposal_due_at"] or "", r["shipment_id"]))
     scope = f" due by the end of {last_day.isoformat()}" if last_day else ""
