@@ -22,13 +22,14 @@ from domain.onboarding import OnboardingStatus
 from domain.payloads import HoldStatus
 from domain.steps import Step
 from domain.visibility import parcels_query, sellers_query
-from domain.workflow_ids import hold_workflow_id, seller_workflow_id
+from domain.workflow_ids import hold_workflow_id, seller_workflow_id, shipment_id_of
 from gateway.errors import NotFound, QueryFailed, TimedOut, Unavailable
 from gateway.holds import hold_status as parcel_status
 from gateway.onboarding import seller_status
 from starter.cli import run
 from starter.cli.errors import ExitCode, from_service_error
 from starter.links import checklist_key, verify_checklist_token
+from testing.probes import wait_for
 from tests.conftest import Stack, new_id
 
 ALL_STEPS = ",".join(s.value for s in Step)
@@ -557,3 +558,66 @@ def test_python_dash_m_starter_runs_the_command_line() -> None:
         text=True,
     )
     assert bad.returncode == 2 and bad.stderr.startswith("error: ") and "--limit" in bad.stderr
+
+
+async def test_history_shows_who_sent_what_for_a_seller_and_a_parcel(dev_stack: Stack) -> None:
+    seller = await signed_up(dev_stack)
+    assert (
+        await cli(
+            dev_stack,
+            "--actor",
+            "jo",
+            "event",
+            seller,
+            "business_number_provided",
+            "business_number=123456782",
+        )
+    ).code == 0
+    result = await cli(dev_stack, "history", seller)
+    assert result.code == 0, result.err
+    assert "business_number_provided seller jo" in result.text
+    [entry] = (await cli(dev_stack, "history", seller, "--json")).json()
+    assert (entry["type"], entry["party"], entry["actor"]) == ("business_number_provided", "seller", "jo")
+    shipment = shipment_id_of((await dev_stack.arrive(seller)).id)
+    await wait_for(lambda: _has_deadline(dev_stack, shipment))
+    assert (
+        await cli(dev_stack, "--actor", "ops-kim", "extend", shipment, "2", "--reason", "asked")
+    ).code == 0
+    parcel = await cli(dev_stack, "history", "--parcel", shipment)
+    assert "extend_hold operations ops-kim" in parcel.text
+    assert (await cli(dev_stack, "history")).code == 2
+
+
+async def _has_deadline(stack: Stack, shipment: str) -> bool:
+    return (await parcel_status(stack.client, shipment)).disposal_due_on is not None
+
+
+async def test_reassign_moves_a_parcel_to_its_cleared_seller(dev_stack: Stack) -> None:
+    wrong = await signed_up(dev_stack)
+    right = await signed_up(dev_stack, "--completed-steps", ALL_STEPS)
+    shipment = shipment_id_of((await dev_stack.arrive(wrong)).id)
+    await wait_for(lambda: _has_deadline(dev_stack, shipment))
+    result = await cli(dev_stack, "reassign", shipment, right, "--reason", "mis-scanned")
+    assert result.code == 0, result.err
+    assert f"reassigned parcel {shipment} to seller {right}" in result.out
+    assert (await cli(dev_stack, "reassign", shipment, wrong, "--reason", "back")).code == 3
+
+
+async def test_attention_lists_what_waits_on_operations(dev_stack: Stack) -> None:
+    ghost = new_id("ghost")  # no onboarding workflow: the parcel waits on operations
+    shipment = shipment_id_of((await dev_stack.arrive(ghost)).id)
+    await wait_for(lambda: _unknown(dev_stack, shipment))
+
+    async def listed() -> bool:
+        found = (await cli(dev_stack, "attention", "--json")).json()
+        return any(p["shipment_id"] == shipment for p in found["unknown_seller_parcels"])
+
+    await wait_for(listed, seconds=20)  # visibility lags a moment
+    text = (await cli(dev_stack, "attention", "--due-within", "20")).text
+    assert "Parcels of sellers with no onboarding workflow:" in text
+    assert f"{shipment} (seller {ghost})" in text
+    assert "Held parcels due soon (within 20 business days):" in text
+
+
+async def _unknown(stack: Stack, shipment: str) -> bool:
+    return (await parcel_status(stack.client, shipment)).seller_known is False

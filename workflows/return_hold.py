@@ -326,6 +326,7 @@ class ReturnHold:
         if m.seller_known is None:
             self._notify("operations", "return_unknown_seller")
         m.seller_known = False
+        self._publish()  # operations must act: visibility says so (WaitingOn)
 
     def _recheck_time(self) -> datetime | None:
         if self._m.seller_known or not self._rechecks:
