@@ -665,7 +665,7 @@ def banner(stack: Stack) -> str:
                 if any(child.name == "api" for child in stack.apps)
                 else []
             ),
-            "  Try           .venv/bin/python -m starter sign-up SELLER_ID EMAIL",
+            "  Try           .venv/bin/carm sign-up SELLER_ID EMAIL",
             rule,
         ]
     )

@@ -7,9 +7,10 @@ from pathlib import Path
 
 from config.settings import settings_table
 from domain.docs import SECTIONS as RULES
+from scripts.names import names_table
 
 README = Path(__file__).resolve().parents[1] / "README.md"
-SECTIONS = {**RULES, "settings": settings_table}
+SECTIONS = {**RULES, "settings": settings_table, "names": names_table}
 
 
 def _filled(content: str, match: re.Match[str]) -> str:

@@ -220,7 +220,7 @@ async def test_the_script_runs_the_server_until_interrupted(tmp_path: Path) -> N
         assert f"http://localhost:{ui_port}/namespaces/default/workflows" in stack.text
         assert f"127.0.0.1:{port}" in stack.text
         assert str(data / "outbox") in stack.text
-        assert "python -m starter sign-up SELLER_ID EMAIL" in stack.text
+        assert "carm sign-up SELLER_ID EMAIL" in stack.text
         assert await http_status(f"http://127.0.0.1:{ui_port}/") == 200
 
         client = await Client.connect(f"127.0.0.1:{port}")
