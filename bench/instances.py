@@ -13,9 +13,17 @@ when it validates a workflow at start-up (``SandboxedWorkflowRunner.prepare_work
 and no activation: this is the sandbox's instantiation alone. Seller, parcel and trivial instances
 are created in turn, round after round, so a change of load on the machine hits all three; the
 median per instance is reported.
+
+Whether the workflow modules have bytecode caches matters: the sandbox imports them afresh for
+every instance, compiling the source each time when there is no ``.pyc`` (half of a seller's
+instance creation here). ``PYTHONDONTWRITEBYTECODE=1`` — set on this machine and in
+deploy/Dockerfile — leaves none, so the result records whether there was one.
 """
 
+import importlib.util
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import temporalio.workflow
@@ -84,4 +92,15 @@ async def instance_creation(rounds: int, warm_up: int = 5) -> dict[str, Any]:
         "max_ms": {name: round(max(t) * 1000, 3) for name, t in times.items()},
         "seller_ratio": round(ms["seller"] / ms["trivial"], 3),
         "parcel_ratio": round(ms["parcel"] / ms["trivial"], 3),
+        "bytecode_cached": _bytecode_cached(SellerOnboarding),
+        "dont_write_bytecode": sys.flags.dont_write_bytecode,
     }
+
+
+def _bytecode_cached(cls: type) -> bool:
+    """Whether the workflow's module has an up-to-date ``.pyc`` the sandbox can load instead of compiling."""
+    source = sys.modules[cls.__module__].__file__
+    if source is None:
+        return False
+    cached = Path(importlib.util.cache_from_source(source))
+    return cached.exists() and cached.stat().st_mtime >= Path(source).stat().st_mtime

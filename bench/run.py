@@ -360,6 +360,9 @@ def _md_instances(i: dict[str, Any]) -> list[str]:
         _row("max (ms)", x["trivial"], x["seller"], x["parcel"], ""),
         _row("ratio to trivial", 1, i["seller_ratio"], i["parcel_ratio"], "≤ 2 (seller)"),
         "",
+        f"Workflow modules' bytecode cached: {'yes' if i['bytecode_cached'] else 'no'} "
+        f"(PYTHONDONTWRITEBYTECODE {'set' if i['dont_write_bytecode'] else 'unset'}).",
+        "",
     ]
 
 
