@@ -137,3 +137,49 @@ def machine() -> dict[str, str]:
         "temporal_cli": cli.stdout.strip(),
         "platform": platform.platform(),
     }
+
+
+def _machine_busy_seconds() -> float:
+    """CPU seconds every core of the machine has been busy since boot (/proc/stat's first line)."""
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    except OSError:
+        return 0.0
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def _own_seconds() -> float:
+    """CPU seconds of this process and of its children that have ended (servers, worker processes)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+class Load:
+    """How busy the machine was while a part ran, and how much of it was someone else.
+
+    The cores are shared with other people's test runs: a ratio holds up under that load only if
+    both sides of it met the same load, which is why baselines run in the same part; this says
+    how much there was. Our own CPU includes the servers and worker processes a part started,
+    which have ended by the time the part does.
+    """
+
+    def __init__(self) -> None:
+        self._t = time.perf_counter()
+        self._busy = _machine_busy_seconds()
+        self._own = _own_seconds()
+        self._loadavg = os.getloadavg()[0]
+
+    def report(self) -> dict[str, float]:
+        wall = max(time.perf_counter() - self._t, 1e-9)
+        busy = (_machine_busy_seconds() - self._busy) / wall
+        own = (_own_seconds() - self._own) / wall
+        return {
+            "wall_s": round(wall, 1),
+            "cores": float(os.cpu_count() or 1),
+            "busy_cores": round(busy, 2),
+            "own_cores": round(own, 2),
+            "others_cores": round(max(busy - own, 0.0), 2),
+            "loadavg_1min_start": round(self._loadavg, 2),
+            "loadavg_1min_end": round(os.getloadavg()[0], 2),
+        }

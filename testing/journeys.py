@@ -47,3 +47,16 @@ ADDRESS: dict[str, str] = {
     "postal_code": "98230",
 }
 """A U.S. address a parcel can be forwarded to."""
+
+CLEARED_CYCLE: list[dict[str, Any]] = [
+    {"type": "carm_login_confirmed"},
+    {"type": "language_changed", "language": "fr"},
+    {"type": "carm_deactivated"},
+    {"type": "carm_registered"},
+    {"type": "language_changed", "language": "en"},
+    {"type": "rpp_suspended"},
+    {"type": "rpp_enrolled"},
+]
+"""Events a cleared seller can send again and again, each cycle ending cleared: quiet ones (a login,
+a language) and ones that lose and regain clearance (notices, a second broker handoff). Repeated
+after ``FULL_JOURNEY`` it grows a seller's history for as long as a benchmark needs."""

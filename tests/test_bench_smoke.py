@@ -11,6 +11,21 @@ import pytest
 
 from bench.run import SMOKE, Config, main, markdown, run
 
+SUMMARY_KEYS = {
+    "events_per_s_ratio",
+    "update_p50_ratio",
+    "update_p95_ratio",
+    "onboarding_events_settled",
+    "parcel_released_at_once_events",
+    "seller_events_per_parcel",
+    "deadlines_vs_timers_ratio",
+    "replay_per_event_ratio",
+    "instance_creation_ratio",
+    "replay_at_threshold_seconds",
+    "workflow_task_timeout_seconds",
+}
+"""Issue #12's measures, which ``--json`` writes under ``summary``."""
+
 pytestmark = [pytest.mark.devserver, pytest.mark.timeskipping]
 
 
@@ -41,7 +56,23 @@ async def test_every_part_runs_and_computes_positive_ratios(tmp_path: Path) -> N
     assert deadlines["ratio"] > 0
     assert deadlines["outcomes"] == {"disposed": SMOKE.deadlines}
 
-    assert "### (a)" in markdown(results)
+    settled = results["settled"]
+    assert settled["onboarding"]["events"]["median"] > 0
+    assert settled["hold_released_at_once"]["events"]["median"] > 0
+
+    replay = results["replay"]
+    assert replay["seller"]["events"] >= SMOKE.replay_events
+    assert replay["trivial"]["events"] >= replay["seller"]["events"]
+
+    summary = results["summary"]
+    assert set(summary) == SUMMARY_KEYS
+    for key, value in summary.items():
+        # Numbers only, never checked against a target: they depend on the machine.
+        assert isinstance(value, int | float) and not isinstance(value, bool), key
+        assert value > 0, key
+
+    report = markdown(results)
+    assert "### (a)" in report and "### Issue #12: summary" in report
 
 
 def test_command_line_parses_and_writes_its_results(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
