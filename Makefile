@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 PIP_FLAGS := --quiet --disable-pip-version-check
 
 .DEFAULT_GOAL := help
-.PHONY: help venv system-deps run test lint typecheck fmt clean clean-data
+.PHONY: help venv system-deps bytecode run test lint typecheck fmt clean clean-data
 
 help:
 	@echo "make venv        create $(VENV) and install the project with its dev extras"
@@ -27,7 +27,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install $(PIP_FLAGS) -e '.[dev,deploy-check]'
 	@touch $@
 
-run: venv
+# Bytecode for the code the worker runs in its sandbox: every workflow instance imports the
+# workflow modules afresh, and without .pyc files it compiles them each time (a third of an
+# instance's cost). compileall writes them even where PYTHONDONTWRITEBYTECODE is set.
+bytecode: venv
+	@$(BIN)/python -m compileall -q domain workflows activities gateway config >/dev/null
+
+run: venv bytecode
 	$(BIN)/python -m scripts.devstack
 
 lint: venv
@@ -42,7 +48,7 @@ typecheck: venv
 system-deps:
 	@bash scripts/install_system_deps.sh
 
-test: system-deps lint
+test: system-deps lint bytecode
 	$(BIN)/pytest -q
 
 fmt: venv

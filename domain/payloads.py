@@ -9,7 +9,15 @@ that a field added later never breaks the replay of an old history.
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from domain.addresses import USAddress
@@ -176,6 +184,8 @@ class DisposeDecision(_Request):
 
 
 Decision = Annotated[ForwardDecision | DisposeDecision, Field(discriminator="action")]
+DECISIONS: TypeAdapter[Decision] = TypeAdapter(Decision)
+"""Parses a decision (built once: the sandbox need not build it for every parcel it creates)."""
 
 
 class DecideRequest(BaseModel):

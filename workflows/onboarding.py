@@ -27,12 +27,13 @@ from temporalio import workflow
 from temporalio.common import SearchAttributeKey
 from temporalio.exceptions import ApplicationError
 
-import workflows.return_hold as holds
-
 with workflow.unsafe.imports_passed_through():
+    # The other workflow is only named here (its signal handlers, by reference): passed through,
+    # it is not executed again for each sandboxed instance of this one.
     import domain.onboarding as rules
     import domain.schedule as schedule
     import domain.search_attributes as sa
+    import workflows.return_hold as holds
     from activities.directory import DirectoryActivities
     from activities.settings import SettingsActivities
     from domain.deliveries import Audience, BrokerAffinityRequest, BrokerHandoff

@@ -17,16 +17,17 @@ issues two.
 from datetime import datetime, timedelta
 from typing import Any
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import ValidationError
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeUpdate
 from temporalio.exceptions import ActivityError, ApplicationError
 
-import workflows.onboarding as onboarding
-
 with workflow.unsafe.imports_passed_through():
+    # The other workflow is only named here (its signal handlers, by reference): passed through,
+    # it is not executed again for each sandboxed instance of this one.
     import domain.schedule as schedule
     import domain.search_attributes as sa
+    import workflows.onboarding as onboarding
     from activities.deliveries import DeliveryActivities
     from activities.directory import DirectoryActivities
     from activities.settings import SettingsActivities
@@ -35,9 +36,9 @@ with workflow.unsafe.imports_passed_through():
     from domain.deliveries import Audience, FailedDelivery, WarehouseAction, WarehouseInstruction
     from domain.errors import InvalidInput, NotAllowedNow
     from domain.payloads import (
+        DECISIONS,
         Arrival,
         DecideRequest,
-        Decision,
         DeliveryAction,
         DeliveryActionRequest,
         ExtendHold,
@@ -63,7 +64,6 @@ with workflow.unsafe.imports_passed_through():
     from workflows.metrics import count
     from workflows.timer import UpdatableTimer
 
-_DECISION: TypeAdapter[Decision] = TypeAdapter(Decision)
 _ACTION_OF: dict[Outcome, WarehouseAction] = {
     "released": "release",
     "forwarded": "forward",
@@ -346,7 +346,7 @@ class ReturnHold:
     @workflow.update
     async def decide(self, request: DecideRequest) -> HoldStatus:
         """The seller's decision: forward to their own U.S. address, or dispose now."""
-        decision = parse_with(_DECISION, request.model_dump(), "decision")
+        decision = parse_with(DECISIONS, request.model_dump(), "decision")
         # Chosen before the first await, so a concurrent validator sees the parcel as closing.
         self._m.decision = decision
         self._m.closing = "forwarded" if isinstance(decision, ForwardDecision) else "disposed"
@@ -356,7 +356,7 @@ class ReturnHold:
 
     @decide.validator
     def _validate_decide(self, request: DecideRequest) -> None:
-        parse_with(_DECISION, request.model_dump(), "decision")
+        parse_with(DECISIONS, request.model_dump(), "decision")
         self._check_held()
 
     @workflow.update

@@ -3,10 +3,8 @@
 import argparse
 from typing import Any
 
-from pydantic import TypeAdapter
-
 import gateway.holds as holds
-from domain.payloads import Decision
+from domain.payloads import DECISIONS, Decision
 from domain.validation import parse_with
 from starter.cli.context import Context
 from starter.cli.errors import ExitCode
@@ -42,7 +40,7 @@ def decision_of(args: argparse.Namespace) -> Decision:
             "country": "US",
         }
         decision["us_address"] = {k: v for k, v in address.items() if v is not None}
-    parsed: Decision = parse_with(TypeAdapter(Decision), decision, "decision")
+    parsed: Decision = parse_with(DECISIONS, decision, "decision")
     return parsed
 
 
