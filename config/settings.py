@@ -151,7 +151,7 @@ class Settings(BaseSettings):
     """A held parcel is disposed when this business day after its arrival date ends."""
     hold_reminder_business_days_left: IntList = Field(default_factory=lambda: [5, 1])
     """The seller is reminded of a held parcel when this many business days are left."""
-    continue_as_new_after_events: int = Field(default=3_000, ge=200, le=40_000)
+    continue_as_new_after_events: int = Field(default=3_000, ge=20, le=40_000)
     """A seller's workflow continues as new after this many history events. Replaying a run costs
     about 1 ms per event here, and a worker that lost the workflow from its cache replays the
     whole run inside one workflow task (10 s timeout): 3,000 keeps that under 5 s, and below the
