@@ -35,6 +35,8 @@ class Notification(BaseModel):
     """The seller's language for a message to the seller; English for the broker and operations."""
     link_epoch: int | None = None
     """For a message to the seller: the epoch of the checklist link minted into it."""
+    link_nonce: str | None = None
+    """For a message to the seller: which of the seller's workflows the link is for."""
 
 
 class BrokerHandoff(BaseModel):
