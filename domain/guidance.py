@@ -15,6 +15,7 @@ from typing import Any
 
 from domain.links import LINKS
 from domain.steps import Party, Step
+from domain.translatable import N_
 
 POA_INSTRUCTIONS = "poa_instructions"
 """The company's own POA instructions (``POA_INSTRUCTIONS_URL``): a link key that is not CBSA's."""
@@ -22,11 +23,6 @@ POA_INSTRUCTIONS = "poa_instructions"
 HELPDESK_PHONE = "1-800-461-9999"
 """CARM Client Support Helpdesk, toll-free from Canada and the U.S. (CBSA "CARM client service and
 helpdesk", docs/sources.md)."""
-
-
-def N_(message: str) -> str:
-    """Marks ``message`` for the translation catalogue; translated where it is shown."""
-    return message
 
 
 @dataclass(frozen=True)
@@ -206,7 +202,7 @@ CATALOGUE: dict[str, Guidance] = {
 DENIAL_REASONS = {
     "carm_not_registered": N_("you were not registered in CARM when the POA was submitted"),
     "importer_account_missing": N_("the import-export program account (RM) is missing"),
-    "other": N_("of the reason in our broker's note"),
+    "other": N_("our broker found a problem, explained in its note"),
 }
 
 STEP_LABELS: dict[Step, str] = {

@@ -13,10 +13,13 @@ URLs are never messages of the translation catalogue: a translator must not be a
 from dataclasses import dataclass
 
 from domain.identifiers import Language
+from domain.translatable import N_
 
 
 @dataclass(frozen=True)
 class Link:
+    title: str
+    """What the link is called on the page and in messages (translated where shown)."""
     en: str
     fr: str
     checked: str
@@ -33,6 +36,7 @@ CBSA = "https://www.cbsa-asfc.gc.ca"
 LINKS: dict[str, Link] = {
     # Replaces prep-eng.html, which no longer exists.
     "carm_get_started": Link(
+        title=N_("Get started with CARM (CBSA)"),
         en=f"{CBSA}/services/carm-gcra/start-passer-eng.html",
         fr=f"{CBSA}/services/carm-gcra/start-passer-fra.html",
         checked="CBSA “Get started with CARM”, copy of spring 2025 (banner of May 20, 2025)",
@@ -40,12 +44,14 @@ LINKS: dict[str, Link] = {
     ),
     # The portal is an application behind GCKey: its root, not a deep path (those have moved).
     "carm_portal": Link(
+        title=N_("CARM Client Portal"),
         en="https://ccp-pcc.cbsa-asfc.cloud-nuage.canada.ca/en/",
         fr="https://ccp-pcc.cbsa-asfc.cloud-nuage.canada.ca/fr/",
         checked="the /en/ root in use since 2024; /fr/auth/login published by a broker's French FAQ",
         fr_checked=False,
     ),
     "carm_home": Link(
+        title=N_("CARM at the CBSA"),
         en=f"{CBSA}/services/carm-gcra/menu-eng.html",
         fr=f"{CBSA}/services/carm-gcra/menu-fra.html",
         checked="CBSA “CARM: Assess and pay duties and taxes on imported commercial goods”, "
@@ -53,6 +59,7 @@ LINKS: dict[str, Link] = {
         fr_checked=False,
     ),
     "carm_helpdesk": Link(
+        title=N_("CARM Client Support Helpdesk (CBSA)"),
         en=f"{CBSA}/services/carm-gcra/support-eng.html",
         fr=f"{CBSA}/services/carm-gcra/support-fra.html",
         checked="CBSA “CARM client service and helpdesk”, copies of October 2024 to 2025 "
@@ -60,6 +67,7 @@ LINKS: dict[str, Link] = {
         fr_checked=False,
     ),
     "customs_notice_24_18": Link(
+        title=N_("Customs Notice 24-18 (CBSA)"),
         en=f"{CBSA}/publications/cn-ad/cn24-18-eng.html",
         fr=f"{CBSA}/publications/cn-ad/cn24-18-fra.html",
         checked="CBSA Customs Notice 24-18 (RM accounts registered by the CBSA, no longer the CRA, "
@@ -68,6 +76,7 @@ LINKS: dict[str, Link] = {
     ),
     # Both languages read: the French page's banner states the May 13, 2024 change verbatim.
     "cra_business_number": Link(
+        title=N_("When you need a business number (CRA)"),
         en="https://www.canada.ca/en/revenue-agency/services/tax/businesses/topics/registering-your-business/"
         "you-need-a-business-number-a-program-account.html",
         fr="https://www.canada.ca/fr/agence-revenu/services/impot/entreprises/sujets/inscrire-votre-entreprise/"
@@ -77,12 +86,14 @@ LINKS: dict[str, Link] = {
         fr_checked=True,
     ),
     "rpp_memo": Link(
+        title=N_("Release Prior to Payment, memorandum D17-1-8 (CBSA)"),
         en=f"{CBSA}/publications/dm-md/d17/d17-1-8-eng.html",
         fr=f"{CBSA}/publications/dm-md/d17/d17-1-8-fra.html",
         checked="listed on CBSA's D17 memoranda index (copy of 2025); the memo itself was not read",
         fr_checked=False,
     ),
     "doa_video": Link(
+        title=N_("How to accept a third party's request in the portal (CBSA video)"),
         en=f"{CBSA}/multimedia/carm-gcra/portal-portail-r1-4-eng.html",
         fr=f"{CBSA}/multimedia/carm-gcra/portal-portail-r1-4-fra.html",
         checked="CBSA “How to set up a delegation of authority for a third party service provider in "

@@ -35,7 +35,7 @@ with workflow.unsafe.imports_passed_through():
     import domain.search_attributes as sa
     from activities.directory import DirectoryActivities
     from activities.settings import SettingsActivities
-    from domain.deliveries import Audience, BrokerAffinityRequest, BrokerHandoff
+    from domain.deliveries import Audience, BrokerAffinityRequest, BrokerHandoff, link_nonce
     from domain.errors import InvalidInput, NotAllowedNow
     from domain.events import EventEnvelope
     from domain.guidance import describe_action
@@ -283,7 +283,7 @@ class SellerOnboarding:
     @property
     def _link_nonce(self) -> str:
         # The same through every continue-as-new, different for a later sign-up of the seller.
-        return workflow.info().first_execution_run_id
+        return link_nonce(workflow.info().first_execution_run_id)
 
     @workflow.query
     def audit(self) -> list[AuditEntry]:

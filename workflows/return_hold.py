@@ -246,7 +246,7 @@ class ReturnHold:
         m.outcome_at = workflow.now()
         count("parcel_outcomes", "Returned parcels by outcome", outcome=outcome)
         self._publish()
-        self._notify_seller(f"return_{outcome}", reason=reason)
+        self._notify_seller(f"return_{outcome}", reason=reason, by_seller=m.decision is not None)
         if not m.seller_known and outcome == "disposed":
             self._notify("operations", "return_unknown_seller_disposed")
         # The seller's workflow forgets a parcel it told to go; only other endings need telling.

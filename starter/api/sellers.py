@@ -30,11 +30,13 @@ class SellerView(OnboardingStatus):
     """The onboarding status, plus the seller's checklist link."""
 
     checklist_url: str
-    """The seller's own page (signed link); send it to the seller."""
+    """The seller's own page: a signed link, minted for this answer, that works for
+    ``CHECKLIST_LINK_DAYS``; send it to the seller."""
 
 
 def seller_view(settings: Settings, status: OnboardingStatus) -> SellerView:
-    return SellerView(**status.model_dump(), checklist_url=checklist_url(settings, status.seller_id))
+    url = checklist_url(settings, status.seller_id, epoch=status.link_epoch, nonce=status.link_nonce)
+    return SellerView(**status.model_dump(), checklist_url=url)
 
 
 @router.post(
