@@ -28,7 +28,7 @@ from gateway.holds import hold_status as parcel_status
 from gateway.onboarding import seller_status
 from starter.cli import run
 from starter.cli.errors import ExitCode, from_service_error
-from starter.links import checklist_key, verify_checklist_token
+from starter.links import checklist_keys, read_checklist_token
 from tests.conftest import Stack, new_id
 
 ALL_STEPS = ",".join(s.value for s in Step)
@@ -517,19 +517,19 @@ async def test_parcels_due_within(dev_stack: Stack) -> None:
 
 
 async def test_checklist_link(dev_stack: Stack) -> None:
-    settings = dev_stack.settings.model_copy(
-        update={"checklist_link_secret": "s3cret", "public_base_url": "https://returns.example/"}
-    )
-    result = await cli(dev_stack, "checklist-link", "s-42", settings=settings)
+    seller = new_id("s")
+    await dev_stack.sign_up(seller, language="fr")
+    settings = dev_stack.settings.model_copy(update={"public_base_url": "https://returns.example/"})
+    result = await cli(dev_stack, "checklist-link", seller, settings=settings)
     assert result.code == 0, result.err
     url = urlparse(result.out.strip())
-    assert (url.scheme, url.netloc, url.path) == ("https", "returns.example", "/sellers/s-42/checklist")
-    token = parse_qs(url.query)["token"][0]
-    assert verify_checklist_token("s-42", token, checklist_key(settings))
+    assert (url.scheme, url.netloc, url.path) == ("https", "returns.example", f"/sellers/{seller}/checklist")
+    token = read_checklist_token(seller, parse_qs(url.query)["token"][0], checklist_keys(settings))
+    assert token is not None and token.epoch == 1
 
     unset = dev_stack.settings.model_copy(update={"checklist_link_secret": None, "api_token": None})
     assert_one_error_line(
-        await cli(dev_stack, "checklist-link", "s-42", settings=unset), 1, "CHECKLIST_LINK_SECRET"
+        await cli(dev_stack, "checklist-link", seller, settings=unset), 1, "CHECKLIST_LINK_SECRET"
     )
 
 

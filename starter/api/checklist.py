@@ -125,6 +125,8 @@ class Visit:
             raise self.refuse("closed", 403) from None
         except (Unavailable, TimedOut, HTTPException):  # HTTPException: bounded()'s 504
             raise self.refuse("unavailable", 503) from None
+        if self.status.stage == "offboarded":  # a closed workflow still answers its status
+            raise self.refuse("closed", 403)
         return self.status
 
     async def authorize(self, token: str | None, *, expired_ok: bool = False) -> OnboardingStatus:

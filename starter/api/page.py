@@ -117,6 +117,15 @@ def view_of(status: OnboardingStatus) -> str:
     return "onboarding"
 
 
+def _page_forms(view: str, parcels: list[ParcelRow]) -> set[str]:
+    forms = {"language_changed"} | {f"parcel:{p.shipment_id}" for p in parcels if not p.closing}
+    if view == "cleared":
+        forms |= {"carm_login_confirmed", "carm_deactivated", "rpp_suspended"}
+    if view == "opted_out":
+        forms.add("opted_in")
+    return forms
+
+
 def new_event_id() -> str:
     return uuid.uuid4().hex
 
@@ -161,6 +170,8 @@ class ChecklistPage:
             (self.parcel_row(p, language) for p in parcels),
             key=lambda r: (r.days_left if r.days_left is not None else 10**6, r.shipment_id),
         )
+        view = view_of(status)
+        shown = {form for card in seller_cards for form in card.forms} | _page_forms(view, held)
         now = datetime.now(zone(self.settings.warehouse_timezone))
         base = checklist_path(status.seller_id, token).split("?", 1)[0]
         query = f"?lang={lang_override}" if lang_override else ""
@@ -168,7 +179,7 @@ class ChecklistPage:
             "checklist.html.j2",
             language,
             status=status,
-            view=view_of(status),
+            view=view,
             rows=rows,
             done_count=sum(r.state == "done" for r in rows),
             required_count=sum(r.state != "not_needed" for r in rows),
@@ -189,4 +200,6 @@ class ChecklistPage:
             other_language="en" if language == "fr" else "fr",
             self_url=checklist_path(status.seller_id, token),
             problem=problem,
+            # A form the page no longer offers (the step moved on): its problem goes on top.
+            problem_on_top=problem is not None and problem.form not in shown,
         )
