@@ -90,8 +90,13 @@ def checklist_path(seller_id: str, token: str, language: str | None = None) -> s
 def checklist_url(
     settings: Settings, seller_id: str, *, epoch: int, nonce: str, now: datetime | None = None
 ) -> str:
-    """A fresh link, working for ``CHECKLIST_LINK_DAYS`` from ``now``."""
+    """A fresh link, working for ``CHECKLIST_LINK_DAYS`` from ``now`` (to the next full hour).
+
+    Rounded so that answers given within the same hour carry the same link: a redelivered request
+    gets the very answer it got the first time.
+    """
     expires_at = (now or datetime.now(UTC)) + timedelta(days=settings.checklist_link_days)
+    expires_at = expires_at.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
     token = mint_checklist_token(
         seller_id, epoch=epoch, nonce=nonce, expires_at=expires_at, key=checklist_key(settings)
     )
