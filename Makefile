@@ -43,7 +43,14 @@ typecheck: venv
 system-deps:
 	@bash scripts/install_system_deps.sh
 
-test: system-deps lint
+# axe-core for the page's accessibility tests, pinned by tests/axe/package-lock.json.
+AXE := tests/axe/node_modules/axe-core/axe.min.js
+
+$(AXE): tests/axe/package.json tests/axe/package-lock.json
+	npm ci --prefix tests/axe --no-audit --no-fund --loglevel=error
+	@touch $@
+
+test: system-deps lint $(AXE)
 	$(BIN)/pytest -q
 
 fmt: venv
