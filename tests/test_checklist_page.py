@@ -91,7 +91,8 @@ class Page:
 class _Collector(HTMLParser):
     def __init__(self, page: Page) -> None:
         super().__init__()
-        self.page, self.chunks, self._hidden, self._problem = page, [], 0, False
+        self.page, self._hidden, self._problem = page, 0, False
+        self.chunks: list[str] = []
         self._problem_text: list[str] = []
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:

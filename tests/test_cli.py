@@ -545,7 +545,9 @@ async def test_a_request_nobody_answers_times_out_with_a_clear_error(dev_stack: 
 
 def test_python_dash_m_starter_runs_the_command_line() -> None:
     env = dict(os.environ)
-    done = subprocess.run([sys.executable, "-m", "starter", "--version"], env=env, capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "starter", "--version"], env=env, capture_output=True, text=True
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip()
     bad = subprocess.run(
