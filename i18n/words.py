@@ -19,6 +19,8 @@ from i18n.dates import long_date
 from i18n.problems import problem_words
 
 POA_INSTRUCTIONS_TITLE = N_("Our Power of Attorney instructions")
+TITLED_LINK = N_("%(title)s: %(url)s")
+"""A link on its own line in a message (French puts a no-break space before the colon)."""
 
 
 @dataclass(frozen=True)
@@ -95,6 +97,12 @@ class Words:
             return LinkView(self.gettext(POA_INSTRUCTIONS_TITLE), url) if url else None
         found = LINKS[key]
         return LinkView(self.gettext(found.title), found.url(self.language))
+
+    def line(self, view: LinkView | str) -> str:
+        """``Title: URL``, for a message: a link's key or a link already looked up."""
+        found = self.link(view) if isinstance(view, str) else view
+        assert found is not None, view
+        return self.gettext(TITLED_LINK) % {"title": found.title, "url": found.url}
 
     def url(self, key: str) -> str:
         view = self.link(key)
