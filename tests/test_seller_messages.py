@@ -47,3 +47,30 @@ async def test_messages_follow_the_sellers_language_and_address(dev_stack: Stack
     assert found is not None
     token = read_checklist_token(seller, found[1], checklist_keys(dev_stack.settings))
     assert token is not None and token.epoch == 2
+
+
+async def test_a_legacy_poa_seller_is_cleared_again_without_a_new_poa(dev_stack: Stack) -> None:
+    seller = new_id("s")
+    await dev_stack.sign_up(seller, legacy_poa=True, language="fr")
+    await sellers.apply_event(
+        dev_stack.client, seller, {"type": "registration_requested_by_broker", "party": "broker"}
+    )
+    asked = await mail(dev_stack, "registration_requested", seller_id=seller)
+    assert "Votre procuration approuvée reste valide" in asked["body"]
+    assert "start-passer-fra.html" in asked["body"]
+    status = await sellers.seller_status(dev_stack.client, seller)
+    assert not status.cleared_for_returns
+    assert "submit_poa" not in [a.code for a in status.actions]
+    steps = [
+        {"type": "business_number_provided", "business_number": "123456782"},
+        {"type": "importer_account_provided", "program_account": "RM0001"},
+        {"type": "carm_registered"},
+        {"type": "rpp_enrolled"},
+        {"type": "doa_requested", "party": "broker"},
+        {"type": "doa_accepted"},
+        {"type": "program_access_granted", "party": "broker"},
+    ]
+    status = await dev_stack.send(seller, *steps)
+    assert status.cleared_for_returns and status.stage == "cleared"
+    assert [e.type for e in await sellers.seller_audit(dev_stack.client, seller)].count("poa_submitted") == 0
+    await mail(dev_stack, "seller_cleared", seller_id=seller)

@@ -50,7 +50,9 @@ def seller_view(settings: Settings, status: OnboardingStatus) -> SellerView:
         **error_responses(401, 422, 503, 504),
     },
     openapi_extra=request_body(
-        SignUp, "SignUp", "`seller_id`, `email`, and optionally `business_name`, `legacy_poa`"
+        SignUp,
+        "SignUp",
+        "`seller_id`, `email`, and optionally `language` (`en` or `fr`), `business_name`, `legacy_poa`",
     ),
 )
 async def sign_up(
