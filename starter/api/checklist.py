@@ -33,7 +33,7 @@ from domain.steps import Party
 from domain.validation import parse_with
 from gateway.errors import GatewayError, NotFound, TimedOut, Unavailable
 from i18n import LANGUAGES, Words
-from starter.api.deps import PageDep, TemporalDep
+from starter.api.deps import PageDep, Temporal, TemporalDep
 from starter.api.errors import bounded
 from starter.api.forms import BadForm, FormTooLarge, decision_of, event_of, form_fields
 from starter.api.ids import SellerPath, ShipmentPath
@@ -89,7 +89,7 @@ def _language(request: Request, lang: str | None, fallback: str | None = None) -
 class Visit:
     """One request to the page: the seller, the link's token, and what is needed to answer."""
 
-    def __init__(self, request: Request, page: ChecklistPage, temporal: Any, seller_id: str) -> None:
+    def __init__(self, request: Request, page: ChecklistPage, temporal: Temporal, seller_id: str) -> None:
         self.request, self.page, self.temporal, self.seller_id = request, page, temporal, seller_id
         self.lang = request.query_params.get("lang")
         self.status: OnboardingStatus | None = None
@@ -106,8 +106,7 @@ class Visit:
     def client(self) -> Client:
         if self.temporal.client is None:
             raise self.refuse("unavailable", 503)
-        client: Client = self.temporal.client
-        return client
+        return self.temporal.client
 
     def check_signature(self, token: str | None) -> LinkToken:
         found = read_checklist_token(self.seller_id, token, checklist_keys(self.page.settings))
