@@ -182,8 +182,8 @@ class Visit:
             return await form_fields(self.request)
         except FormTooLarge:
             raise self.refuse("too_large", 413) from None
-        except BadForm:
-            raise self.refuse("bad_link", 403) from None
+        except BadForm:  # a field repeated, not UTF-8: not a form the page sends
+            raise self.refuse("bad_form", 422) from None
 
 
 async def parcels_of(c: Client, shipment_ids: list[str]) -> list[HoldStatus]:

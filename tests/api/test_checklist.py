@@ -185,6 +185,16 @@ async def test_a_form_answers_303_or_the_page_with_the_problem_beside_it(api: Ap
         assert [e.type for e in audit] == ["business_number_provided"]  # applied once
         assert (await api.seller(seller))["completed_steps"] == ["business_number"]
 
+        doubled = f"token={token}&type=carm_registered&type=rpp_enrolled"
+        # Before the link is read, the page speaks the browser's language.
+        headers = {"Content-Type": "application/x-www-form-urlencoded", "Accept-Language": "fr-CA,fr;q=0.9"}
+        r = await http.post(f"/sellers/{seller}/checklist/events", content=doubled, headers=headers)
+        assert r.status_code == 422 and "Nous n’avons pas pu lire ce formulaire" in r.text
+        r = await http.post(
+            f"/sellers/{seller}/checklist/events", content=b"x=" + b"a" * 20_000, headers=headers
+        )
+        assert r.status_code == 413 and "<html" in r.text
+
         other_program = await form(
             http, seller, token, {"type": "importer_account_provided", "program_account": "RT0001"}, lang="en"
         )
