@@ -19,10 +19,11 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
-from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 from temporalio.testing import WorkflowEnvironment
 
@@ -174,7 +175,7 @@ class Browser:
                     box.send_keys(value)
             old = d.find_element(By.TAG_NAME, "html")
             node.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-            WebDriverWait(d, 30).until(expected_conditions.staleness_of(old))
+            WebDriverWait(d, 30).until(lambda _: _left(old))
             WebDriverWait(d, 30).until(lambda w: w.execute_script("return document.readyState") == "complete")
             return self._now()
 
@@ -212,6 +213,17 @@ class Browser:
     async def screenshot(self, name: str) -> None:
         ARTIFACTS.mkdir(exist_ok=True)
         await self._run(lambda: self.driver.save_screenshot(str(ARTIFACTS / name)))
+
+
+def _left(old: WebElement) -> bool:
+    """The browser has left the page ``old`` belongs to (the form's answer is loading or loaded)."""
+    try:
+        old.is_enabled()
+    except StaleElementReferenceException:
+        return True
+    except WebDriverException:  # "node does not belong to the document": mid-navigation
+        return True
+    return False
 
 
 def _described(found: list[dict[str, Any]]) -> list[tuple[str, list[Any]]]:
