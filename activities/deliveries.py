@@ -5,7 +5,7 @@ have already delivered, so a retried activity or a replayed worker never sends t
 that cannot change on retry becomes a non-retryable ``ApplicationError`` for the workflow to handle.
 """
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 import structlog
@@ -51,14 +51,32 @@ class Warehouse(Protocol):
     async def instruct(self, instruction: WarehouseInstruction) -> DeliveryReceipt: ...
 
 
+LinkMinter = Callable[[str, int, str], str]
+"""Mints a seller's checklist link: (seller id, link epoch, link nonce) -> URL."""
+
+
 class DeliveryActivities:
     """Activities that deliver notifications, broker requests and warehouse instructions."""
 
     def __init__(
-        self, notifier: Notifier, broker: Broker, warehouse: Warehouse, renderer: TemplateRenderer
+        self,
+        notifier: Notifier,
+        broker: Broker,
+        warehouse: Warehouse,
+        renderer: TemplateRenderer,
+        mint_link: LinkMinter | None = None,
     ) -> None:
         self.notifier, self.broker, self.warehouse = notifier, broker, warehouse
         self.renderer = renderer
+        self.mint_link = mint_link
+
+    def _checklist_url(self, n: Notification) -> str | None:
+        """A link minted for this one message (it expires after ``CHECKLIST_LINK_DAYS``)."""
+        if n.audience != "seller" or n.link_epoch is None or not n.link_nonce or not n.seller_id:
+            return None
+        if self.mint_link is None:
+            return None
+        return self.mint_link(n.seller_id, n.link_epoch, n.link_nonce)
 
     @activity.defn(name="send_notification")
     async def send_notification(self, notification: Notification) -> DeliveryReceipt:
@@ -66,7 +84,13 @@ class DeliveryActivities:
         template, audience = notification.template, notification.audience
         log = _log(notification, self.notifier.channel, template=template, audience=audience)
         try:
-            message = self.renderer.render(notification.template, notification.params)
+            message = self.renderer.render(
+                notification.template,
+                notification.params,
+                language=notification.language if audience == "seller" else "en",
+                checklist_url=self._checklist_url(notification),
+                audience=audience,
+            )
         except TemplateError as err:
             log.error("template_failed", error=str(err))
             raise ApplicationError(str(err), type="TemplateError", non_retryable=True) from err

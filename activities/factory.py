@@ -6,6 +6,8 @@ from activities.adapters.rendering import TemplateRenderer
 from activities.adapters.smtp import SmtpNotifier
 from activities.deliveries import Broker, DeliveryActivities, Notifier, Warehouse
 from config.settings import Settings
+from i18n import CompanyWords
+from starter.links import checklist_keys, checklist_url
 
 
 def build_delivery_activities(settings: Settings) -> DeliveryActivities:
@@ -38,7 +40,13 @@ def build_delivery_activities(settings: Settings) -> DeliveryActivities:
         url = _required(settings.warehouse_url, "WAREHOUSE_URL", "WAREHOUSE_CHANNEL")
         warehouse = HttpWarehouse(url, settings.warehouse_token, timeout)
 
-    return DeliveryActivities(notifier, broker, warehouse, TemplateRenderer())
+    checklist_keys(settings)  # every seller message carries a link: refuse to start without a key
+
+    def mint_link(seller_id: str, epoch: int, nonce: str) -> str:
+        return checklist_url(settings, seller_id, epoch=epoch, nonce=nonce)
+
+    renderer = TemplateRenderer(company=CompanyWords.from_settings(settings))
+    return DeliveryActivities(notifier, broker, warehouse, renderer, mint_link)
 
 
 def _required(url: str | None, variable: str, channel_variable: str) -> str:

@@ -645,6 +645,7 @@ class Chaos:
                         "WAREHOUSE_CHANNEL": "http",
                         "WAREHOUSE_URL": self.http.warehouse_url,
                         "DELIVERY_TIMEOUT_SECONDS": "5",
+                        "CHECKLIST_LINK_SECRET": "chaos-link-secret",
                     }
                 ),
                 self.data_dir / "worker.log",

@@ -80,7 +80,11 @@ async def _length(handle: WorkflowHandle[Any, Any]) -> int:
 
 
 async def dev_scenarios(client: Client, data_dir: Path) -> dict[str, Any]:
-    settings = Settings(data_dir=data_dir, temporal_task_queue=f"bench-cost-{uuid.uuid4().hex[:6]}")
+    settings = Settings(
+        data_dir=data_dir,
+        temporal_task_queue=f"bench-cost-{uuid.uuid4().hex[:6]}",
+        checklist_link_secret="bench-link-secret",
+    )
     out: dict[str, Any] = {}
     async with build_worker(client, settings):
         s = _Scenarios(client, settings.temporal_task_queue)
@@ -127,6 +131,7 @@ async def time_skipping_scenarios(env: WorkflowEnvironment, data_dir: Path) -> d
     settings = Settings(
         data_dir=data_dir,
         temporal_task_queue=f"bench-cost-skip-{uuid.uuid4().hex[:6]}",
+        checklist_link_secret="bench-link-secret",
         seller_reminder_days=[200],
         seller_escalate_after_days=300,
     )

@@ -59,6 +59,7 @@ def worker_env(address: str, task_queue: str, data_dir: Path, **extra: str) -> d
         LOG_LEVEL="WARNING",
         LOG_FORMAT="json",
         PYTHONPATH=str(ROOT),
+        CHECKLIST_LINK_SECRET="bench-link-secret",
     )
     env.update(extra)
     return env
@@ -237,6 +238,7 @@ async def deadlines(
     settings = Settings(
         data_dir=data_dir,
         temporal_task_queue=f"bench-deadline-{tag}",
+        checklist_link_secret="bench-link-secret",
         seller_reminder_days=[200],
         seller_escalate_after_days=300,
         log_level="WARNING",

@@ -116,7 +116,12 @@ async def run_throughput(
     """Trivial, then onboarding, each on its own task queue and worker; a small warm-up first."""
     concurrency = concurrency or n
     tag = uuid.uuid4().hex[:8]
-    settings = Settings(data_dir=data_dir, temporal_task_queue=f"bench-onb-{tag}", log_level="WARNING")
+    settings = Settings(
+        data_dir=data_dir,
+        temporal_task_queue=f"bench-onb-{tag}",
+        log_level="WARNING",
+        checklist_link_secret="bench-link-secret",
+    )
     trivial_queue = f"bench-trivial-{tag}"
     warm = max(2, min(10, n // 10))
     async with plain_worker(client, trivial_queue, WORKFLOWS, ACTIVITIES):

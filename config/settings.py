@@ -9,7 +9,7 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import BeforeValidator, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from domain.business_days import DEFAULT_TIMEZONE
@@ -21,6 +21,18 @@ from domain.steps import ALL_STEPS, Step, ordered
 DEV_SECRETS_FILE = "data/dev-secrets.env"
 
 IntList = Annotated[list[int], NoDecode]
+
+
+def _month_day(value: object) -> object:
+    if isinstance(value, str):
+        month, _, day = value.strip().partition("-")
+        parsed = (int(month), int(day))
+        date(2024, *parsed)  # a leap year: refuses 02-30 and 13-01, accepts 02-29
+        return parsed
+    return value
+
+
+MonthDay = Annotated[tuple[int, int], NoDecode, BeforeValidator(_month_day)]
 StepList = Annotated[list[Step], NoDecode]
 
 
@@ -100,6 +112,14 @@ class Settings(BaseSettings):
     """Key of the sellers' checklist links; derived from ``API_TOKEN`` when unset."""
     public_base_url: str = "http://localhost:8000"
     """Where sellers reach the API (used in checklist links)."""
+    checklist_link_days: int = Field(default=30, gt=0)
+    """A checklist link sent to a seller works for this many days; then its page offers a fresh one."""
+    broker_legal_name: str | None = None
+    """The customs broker's legal name, as sellers see it on the DOA request in the CARM Client Portal."""
+    poa_instructions_url: str | None = None
+    """The company's page that explains how to submit the Power of Attorney (linked from the POA steps)."""
+    poa_instructions_url_fr: str | None = None
+    """The French version of that page; the English one when unset."""
     metrics_bind_address: str | None = None
     """``host:port`` for the SDK's Prometheus metrics (``/metrics``); off when unset."""
     import_rate_per_second: float = 20.0
@@ -138,8 +158,14 @@ class Settings(BaseSettings):
     """CARM deactivates a profile after this many days without a login."""
     carm_login_reminder_days_before: IntList = Field(default_factory=lambda: [30, 7])
     """A cleared seller is reminded to log in this many days before the inactivity period ends."""
+    rpp_review_date: MonthDay = (10, 20)
+    """``MM-DD`` of CBSA's yearly review of RPP financial security (October 20 since 2025)."""
     rpp_review_reminder_days_before: int = 21
-    """Cleared sellers are reminded of the yearly RPP security review (October 20) this many days before."""
+    """Cleared sellers are reminded of the yearly RPP security review this many days before it."""
+    rpp_posting_deadline: MonthDay = (1, 15)
+    """``MM-DD`` by which a higher RPP security must be posted after the review, or RPP is suspended."""
+    rpp_posting_reminder_days_before: int = 14
+    """Cleared sellers are reminded of the RPP posting deadline this many days before it."""
 
     warehouse_timezone: str = DEFAULT_TIMEZONE
     """Time zone of the U.S. warehouse (business days and deadlines)."""
@@ -227,6 +253,9 @@ class Settings(BaseSettings):
             carm_inactivity_days=self.carm_inactivity_days,
             carm_login_reminder_days_before=self.carm_login_reminder_days_before,
             rpp_review_reminder_days_before=self.rpp_review_reminder_days_before,
+            rpp_review_date=self.rpp_review_date,
+            rpp_posting_deadline=self.rpp_posting_deadline,
+            rpp_posting_reminder_days_before=self.rpp_posting_reminder_days_before,
             hold_business_days=self.hold_business_days,
             hold_reminder_business_days_left=self.hold_reminder_business_days_left,
             calendar=calendar,
@@ -241,6 +270,8 @@ def settings_table() -> str:
         default = field.get_default(call_default_factory=True)
         if isinstance(default, list):
             default = ",".join(str(x) for x in default)
+        elif isinstance(default, tuple):  # a month and day
+            default = f"{default[0]:02d}-{default[1]:02d}"
         shown = "—" if default is None else f"`{default}`"
         doc = (field.description or "").replace("\n", " ")
         rows.append(f"| `{name.upper()}` | {shown} | {doc} |")

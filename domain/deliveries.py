@@ -15,6 +15,14 @@ from domain.addresses import USAddress
 
 Audience = Literal["seller", "operations", "broker"]
 
+LINK_NONCE_LENGTH = 12
+
+
+def link_nonce(first_run_id: str) -> str:
+    """What checklist links carry of a seller workflow's first run id: it tells this workflow from
+    an earlier one of the same seller id (offboarded, then signed up again)."""
+    return first_run_id.replace("-", "")[:LINK_NONCE_LENGTH]
+
 
 class Notification(BaseModel):
     """A message to a person, rendered from ``templates/<template>.txt.j2``."""
@@ -35,6 +43,8 @@ class Notification(BaseModel):
     """The seller's language for a message to the seller; English for the broker and operations."""
     link_epoch: int | None = None
     """For a message to the seller: the epoch of the checklist link minted into it."""
+    link_nonce: str | None = None
+    """For a message to the seller: which of the seller's workflows the link is for."""
 
 
 class BrokerHandoff(BaseModel):

@@ -203,6 +203,7 @@ BARE_EVENTS = (
     "registration_requested_by_broker",
     "opted_in",
     "affinity_figures_requested",
+    "checklist_link_requested",
 )
 _BARE_MODELS = {name: _bare(name) for name in BARE_EVENTS}
 
@@ -242,6 +243,7 @@ SENDERS: dict[str, frozenset[Party]] = {
     "opted_in": frozenset({Party.seller}),
     "affinity_figures_requested": frozenset({Party.seller}),
     "affinity_figures_provided": frozenset({Party.broker}),
+    "checklist_link_requested": frozenset({Party.seller}),
     "language_changed": frozenset({Party.seller, Party.operations}),
     "email_changed": frozenset({Party.seller, Party.operations}),
     "business_number_corrected": frozenset({Party.operations}),

@@ -78,6 +78,10 @@ Webhooks' schedule ends after about three); the contract asks for at least seven
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
+LINK_REQUESTS_PER_HOUR = 3
+"""Fresh checklist links a seller may ask for in an hour: enough for a lost e-mail, too few for a
+flood of messages to their address from someone holding an old link."""
+
 
 @dataclass(frozen=True)
 class EventContext:
@@ -118,6 +122,11 @@ class SellerRecord(BaseModel):
     last_poa_denial: PoaDenial | None = None
     handoffs: int = 0
     """How many times the seller's details were handed to the broker."""
+    carm_deactivated: bool = False
+    """CARM registration is pending again because the user profile was deactivated: the seller
+    signs in again (or calls the helpdesk); the business does not register anew."""
+    link_requests: list[datetime] = Field(default_factory=list)
+    """When the seller last asked for a fresh checklist link (within the last hour)."""
     applied_events: dict[str, datetime] = Field(default_factory=dict)
     """Applied ``event_id``s and when, for :data:`EVENT_ID_MEMORY`."""
 
@@ -163,6 +172,8 @@ class Effects:
     """The address it replaces, which is told of the change."""
     numbers_corrected: bool = False
     offboarded: bool = False
+    checklist_link_requested: bool = False
+    """The seller asked for a fresh link to their checklist page (an expired link's page)."""
     retry_delivery: str | None = None
     abandon_delivery: str | None = None
 
@@ -292,6 +303,9 @@ class OnboardingRules(StateMachine):
     # --- corrections by operations, and the seller's own details --------------------------------
     business_number_corrected = _everywhere(onboarding, legacy, cleared, validators="numbers_to_correct")
     language_changed = _everywhere(onboarding, legacy, cleared, opted_out)
+    checklist_link_requested = _everywhere(
+        onboarding, legacy, cleared, opted_out, validators="link_requests_within_limit"
+    )
     email_changed = _everywhere(onboarding, legacy, cleared, opted_out, validators="new_address")
     delivery_retried = _everywhere(onboarding, legacy, cleared, opted_out, validators="delivery_failed")
     delivery_abandoned = _everywhere(onboarding, legacy, cleared, opted_out, validators="delivery_failed")
@@ -457,6 +471,16 @@ class OnboardingRules(StateMachine):
                 failed=list(self.context.failed_deliveries),
             )
 
+    def link_requests_within_limit(self) -> None:
+        recent = _recent_link_requests(self.record, self.context.now)
+        if len(recent) >= LINK_REQUESTS_PER_HOUR:
+            raise NotAllowedNow(
+                f"a fresh checklist link was sent {len(recent)} times in the last hour; "
+                "try again later or use the latest e-mail",
+                code="too_many_link_requests",
+                limit=LINK_REQUESTS_PER_HOUR,
+            )
+
     def nothing_held(self) -> None:
         held = self.context.held_shipments
         if held:
@@ -492,6 +516,7 @@ class OnboardingRules(StateMachine):
                 r.business_number = bn
         elif step is Step.carm_registration:
             r.affinity_requested = False
+            r.carm_deactivated = False
             r.handoffs += 1
             self.effects.broker_handoff = True
         elif step is Step.poa_submission:
@@ -507,6 +532,8 @@ class OnboardingRules(StateMachine):
             self.record.last_poa_denial = denial
             self.effects.poa_denied = denial
         reopened = [s for s in ordered(steps) if self.record.is_complete(s)]
+        if self.event.type == "carm_deactivated" and Step.carm_registration in reopened:
+            self.record.carm_deactivated = True
         self.record.completed = [s for s in self.record.completed if s not in steps]
         self.effects.reopened = reopened
 
@@ -551,6 +578,11 @@ class OnboardingRules(StateMachine):
             r.handoffs += 1
             self.effects.broker_handoff = True
 
+    def on_checklist_link_requested(self) -> None:
+        now = self.context.now
+        self.record.link_requests = [*_recent_link_requests(self.record, now), now]
+        self.effects.checklist_link_requested = True
+
     def on_language_changed(self) -> None:
         assert isinstance(self.event, LanguageChanged)
         self.effects.language = self.event.language
@@ -589,6 +621,10 @@ class OnboardingRules(StateMachine):
 
     def on_exit_opted_out(self) -> None:
         self.effects.opted_in = True
+
+
+def _recent_link_requests(record: SellerRecord, now: datetime) -> list[datetime]:
+    return [at for at in record.link_requests if now - at < timedelta(hours=1)]
 
 
 def _refusal(record: SellerRecord, event_type: str) -> NotAllowedNow:
@@ -797,6 +833,11 @@ class OnboardingStatus(BaseModel):
     waiting_since: datetime | None = None
     language: str = "en"
     """``en`` or ``fr``: the language of the seller's messages and page."""
+    link_epoch: int = 1
+    """Checklist links minted for an earlier epoch (before an e-mail change) no longer open the page."""
+    link_nonce: str = ""
+    """Tells this seller's workflow from an earlier one of the same seller id (offboarded, signed up
+    again): links minted for that one do not open this one's page."""
     failed_deliveries: list[FailedDelivery] = Field(default_factory=list)
     """Deliveries given up, waiting for operations to retry or abandon them."""
 
@@ -834,6 +875,8 @@ def open_actions(record: SellerRecord) -> list[NextAction]:
         if step is Step.doa_acceptance and not record.doa_requested:
             code = "await_doa_request"
         party = step_owner(record, step)
+        if step is Step.carm_registration and record.carm_deactivated:
+            code = "sign_in_to_carm_again"
         if step is Step.carm_registration and record.affinity_requested:
             code, party = "await_affinity_figures", Party.broker
         if step is Step.poa_submission and record.last_poa_denial is not None:
@@ -856,6 +899,8 @@ def status(
     waiting_since: datetime | None = None,
     language: str = "en",
     failed_deliveries: Sequence[FailedDelivery] = (),
+    link_epoch: int = 1,
+    link_nonce: str = "",
 ) -> OnboardingStatus:
     actions = open_actions(record)
     pending = record.pending
@@ -890,5 +935,7 @@ def status(
         handoffs=record.handoffs,
         waiting_since=waiting_since,
         language=language,
+        link_epoch=link_epoch,
+        link_nonce=link_nonce,
         failed_deliveries=list(failed_deliveries),
     )

@@ -134,6 +134,11 @@ class SellerDisposition(BaseModel):
     us_address: USAddress | None = None
     email: str | None = None
     business_name: str | None = None
+    language: str = "en"
+    """The seller's language, for the parcel's messages to them."""
+    link_epoch: int | None = None
+    link_nonce: str | None = None
+    """What the parcel's messages mint the seller's checklist link for (see ``OnboardingStatus``)."""
 
 
 # --- ReturnHold ---------------------------------------------------------------------------------

@@ -17,8 +17,6 @@ from domain.settings import ReminderSchedule, WorkflowSettings
 
 REMINDER_TIME = time(9, 0)
 """Reminders tied to a date go out at 09:00 warehouse time."""
-RPP_REVIEW_MONTH_DAY = (10, 20)
-"""CBSA reviews RPP security each October 20 (since 2025)."""
 
 
 class WaitClock(BaseModel):
@@ -91,21 +89,47 @@ def login_due(watch: LoginWatch, settings: WorkflowSettings) -> datetime | None:
 # --- RPP review --------------------------------------------------------------------------------
 
 
-def rpp_review_date(year: int) -> date:
-    return date(year, *RPP_REVIEW_MONTH_DAY)
+# Sources: Livingston, Universal Logistics and Cole (October 2025): CBSA reviews RPP security every
+# October 20 (since 2025); a higher amount must be posted by January 15, or RPP is suspended.
+# Both dates are settings (RPP_REVIEW_DATE, RPP_POSTING_DEADLINE).
+
+
+def next_on_or_after(day: date, month_day: tuple[int, int]) -> date:
+    """The first ``(month, day)`` on or after ``day``: the date a yearly reminder is about."""
+    this_year = date(day.year, *month_day)
+    return this_year if this_year >= day else date(day.year + 1, *month_day)
+
+
+def _yearly_due(
+    now: datetime,
+    reminded_year: int | None,
+    month_day: tuple[int, int],
+    lead_days: int,
+    settings: WorkflowSettings,
+) -> datetime | None:
+    """When a yearly date's reminder is next due: ``lead_days`` before the next such date not yet reminded."""
+    cal = settings.calendar
+    for year in (now.year, now.year + 1):
+        day = date(year, *month_day)
+        if reminded_year == year or cal.at_local(day, time(0)) <= now:
+            continue
+        # A seller cleared after this year's reminder date is still reminded before the date.
+        return cal.at_local(day - timedelta(days=lead_days), REMINDER_TIME)
+    return None
 
 
 def rpp_review_due(now: datetime, reminded_year: int | None, settings: WorkflowSettings) -> datetime | None:
     """When a cleared, RPP-enrolled seller is next reminded of the yearly review."""
-    cal = settings.calendar
-    lead = timedelta(days=settings.rpp_review_reminder_days_before)
-    for year in (now.year, now.year + 1):
-        review = rpp_review_date(year)
-        if reminded_year == year or cal.at_local(review, time(0)) <= now:
-            continue
-        # A seller cleared after this year's reminder date is still reminded before the review.
-        return cal.at_local(review - lead, REMINDER_TIME)
-    return None
+    return _yearly_due(
+        now, reminded_year, settings.rpp_review_date, settings.rpp_review_reminder_days_before, settings
+    )
+
+
+def rpp_posting_due(now: datetime, reminded_year: int | None, settings: WorkflowSettings) -> datetime | None:
+    """When a cleared, RPP-enrolled seller is next reminded of the deadline to post a higher security."""
+    return _yearly_due(
+        now, reminded_year, settings.rpp_posting_deadline, settings.rpp_posting_reminder_days_before, settings
+    )
 
 
 # --- a held parcel -------------------------------------------------------------------------------

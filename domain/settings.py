@@ -37,7 +37,13 @@ class WorkflowSettings(BaseModel):
     carm_inactivity_days: int = 180
     carm_login_reminder_days_before: list[int] = Field(default_factory=lambda: [30, 7])
     rpp_review_reminder_days_before: int = 21
-    """Days before October 20 on which cleared sellers are reminded of the yearly RPP review."""
+    """Days before the review date on which cleared sellers are reminded of the yearly RPP review."""
+    rpp_review_date: tuple[int, int] = (10, 20)
+    """(month, day) of CBSA's yearly review of RPP financial security: October 20 since 2025."""
+    rpp_posting_deadline: tuple[int, int] = (1, 15)
+    """(month, day) by which a higher RPP security must be posted after the review: January 15."""
+    rpp_posting_reminder_days_before: int = 14
+    """Days before the posting deadline on which cleared sellers are reminded of it."""
     hold_business_days: int = 15
     hold_reminder_business_days_left: list[int] = Field(default_factory=lambda: [5, 1])
     calendar: BusinessCalendar = BusinessCalendar(first_year=2000, last_year=2000)

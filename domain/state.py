@@ -88,6 +88,8 @@ class OnboardingMemory(BaseModel):
     login_reminders_sent: int = 0
     login_overdue_alerted: bool = False
     rpp_review_reminded_year: int | None = None
+    rpp_posting_reminded_year: int | None = None
+    """The year of the last RPP posting deadline (January 15) the seller was reminded of."""
     link_epoch: int = 1
     """Checklist links carry it; an e-mail change moves it on, so links sent before stop working."""
     audit: list[AuditEntry] = Field(default_factory=list)

@@ -538,7 +538,7 @@ class Stack:
             apps.append(("worker", [sys.executable, "worker.py"]))
         else:
             _say("warning: worker.py does not exist yet; no worker started (workflows will not progress)")
-        if (ROOT / "starter" / "api.py").exists():
+        if (ROOT / "starter" / "api" / "__main__.py").exists():
             apps.append(("api", [sys.executable, "-m", "starter.api"]))
         for name, command in apps:
             process = await asyncio.create_subprocess_exec(

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The system packages the tests need, from Debian's archive: chromium and its driver (the seller's
 # page in a real browser), PostgreSQL (the shared sent-ledger) and nginx (a TLS endpoint in front
-# of the dev server). `make test` runs this first; it does nothing when everything is there.
+# of the dev server), and npm (axe-core for the page's accessibility checks, `npm ci` in tests/axe).
+# `make test` runs this first; it does nothing when everything is there.
 set -euo pipefail
 
 PACKAGES=(chromium chromium-driver postgresql nginx)
@@ -9,6 +10,8 @@ need=()
 for pkg in "${PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
+# npm may come with another Node.js package than Debian's: only the command matters.
+command -v npm >/dev/null 2>&1 || need+=(npm)
 if [ ${#need[@]} -eq 0 ]; then
     exit 0
 fi

@@ -2,10 +2,14 @@
 
 The file's header names the columns (any order; only ``seller_id`` and ``email`` are required)::
 
-    seller_id,email,business_name,returns_account_number,legacy_poa,completed_steps
+    seller_id,email,business_name,returns_account_number,legacy_poa,completed_steps,language,
+    business_number,program_account
 
 ``legacy_poa`` is true/false/yes/no/1/0 or empty; ``completed_steps`` lists step names separated
-by ``;`` or ``|``. Every row is validated with the same ``SignUp`` model the command line and
+by ``;`` or ``|``; ``language`` is ``en`` or ``fr`` (default ``en``); ``business_number`` and
+``program_account`` are validated as the events are (check digit, RM program, the account of that
+business number) and complete their steps, so the seller's broker handoff carries them. Every
+row is validated with the same ``SignUp`` model the command line and
 the API sign sellers up with (and again just before it is started). A bad row is
 reported with its line number and the reason, and the import goes on. A second row with the same
 seller id is reported as a duplicate. Re-running an import is harmless: a seller whose onboarding
@@ -33,7 +37,17 @@ from domain.payloads import SignUp
 from domain.steps import Step
 from domain.validation import parse_strict
 
-COLUMNS = ("seller_id", "email", "business_name", "returns_account_number", "legacy_poa", "completed_steps")
+COLUMNS = (
+    "seller_id",
+    "email",
+    "business_name",
+    "returns_account_number",
+    "legacy_poa",
+    "completed_steps",
+    "language",
+    "business_number",
+    "program_account",
+)
 REQUIRED_COLUMNS = ("seller_id", "email")
 REPORT_COLUMNS = ("line", "seller_id", "reason")
 

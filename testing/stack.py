@@ -31,6 +31,8 @@ def new_id(prefix: str) -> str:
 def make_settings(data_dir: Path, **overrides: Any) -> Settings:
     """Settings of a worker on its own task queue, writing under ``data_dir``."""
     overrides.setdefault("temporal_task_queue", f"test-{uuid.uuid4().hex[:10]}")
+    # Every seller message carries a signed link: the worker needs a key to mint them.
+    overrides.setdefault("checklist_link_secret", "test-checklist-link-secret")
     return Settings(data_dir=data_dir, **overrides)
 
 

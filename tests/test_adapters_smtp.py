@@ -10,7 +10,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from activities.adapters import PermanentDeliveryError, TransientDeliveryError
-from activities.adapters.rendering import RenderedMessage
+from activities.adapters.rendering import RenderedMessage, TemplateRenderer
 from activities.adapters.smtp import SmtpNotifier
 from domain.deliveries import Notification
 
@@ -176,3 +176,36 @@ async def test_a_seller_notification_without_an_address_is_a_permanent_failure(t
 
     with pytest.raises(PermanentDeliveryError):
         await notifier.send(nameless, MESSAGE)
+
+
+async def test_a_message_goes_as_text_and_html_in_the_sellers_language(
+    smtp_server: tuple[Controller, Recorder], tmp_path: Path
+) -> None:
+    controller, recorder = smtp_server
+    url = "https://returns.example/sellers/s-1/checklist?token=t"
+    rendered = TemplateRenderer().render(
+        "return_held",
+        {
+            "seller": "s-1",
+            "business_name": "Boutique <Lune>",
+            "shipment": "p1",
+            "due_on": "2026-01-13",
+            "business_days": 15,
+        },
+        language="fr",
+        checklist_url=url,
+    )
+    await notifier_for(controller, tmp_path / "ledger.sqlite3").send(notification(), rendered)
+
+    [(_, message)] = recorder.received
+    assert message.get_content_type() == "multipart/alternative"
+    assert message["Content-Language"] == "fr"
+    assert message["Subject"] == "Le colis retourné p1 est retenu jusqu’au mardi 13 janvier 2026"
+    text = message.get_body(("plain",))
+    html = message.get_body(("html",))
+    assert text is not None and html is not None
+    assert "Bonjour Boutique <Lune>," in text.get_content()
+    page = html.get_content()
+    assert '<html lang="fr">' in page and 'name="viewport"' in page
+    assert "Bonjour Boutique &lt;Lune&gt;," in page  # a business name is text, never markup
+    assert f'<a href="{url}">' in page

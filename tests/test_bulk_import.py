@@ -232,3 +232,50 @@ async def test_import_of_a_clean_file_exits_0(dev_stack: Stack, tmp_path: Path) 
     code, out, err = await cli(dev_stack, "import", str(source))
     assert (code, err) == (0, "")
     assert out.strip() == "imported 2, kept 0 (already signed up), rejected 0"
+
+
+def test_numbers_and_language_are_validated_like_the_events() -> None:
+    text = (
+        "seller_id,email,language,business_number,program_account\n"
+        "s-1,a@example.com,fr,123 456 782,RM0001\n"
+        "s-2,b@example.com,fr,123456789,\n"  # a wrong check digit
+        "s-3,c@example.com,en,123456782,RT0001\n"  # another program
+        "s-4,d@example.com,de,,\n"
+        "s-5,e@example.com,,,123456782RM0002\n"  # the full account brings its BN
+    )
+    rows, rejected = read_rows(io.StringIO(text))
+    assert [r.seller_id for r in rows] == ["s-1", "s-5"]
+    assert rows[0].fields == {
+        "seller_id": "s-1",
+        "email": "a@example.com",
+        "language": "fr",
+        "business_number": "123 456 782",
+        "program_account": "RM0001",
+    }
+    reasons = {r.seller_id: r.reason for r in rejected}
+    assert "wrong check digit" in reasons["s-2"]
+    assert "RT program" in reasons["s-3"]
+    assert "language" in reasons["s-4"]
+
+
+async def test_an_imported_sellers_broker_handoff_carries_their_numbers(
+    dev_stack: Stack, tmp_path: Path
+) -> None:
+    seller = new_id("imp")
+    source = tmp_path / "numbers.csv"
+    source.write_text(
+        "seller_id,email,language,business_number,program_account\n"
+        f"{seller},a@example.com,fr,123 456 782,RM0001\n"
+    )
+    dev_stack.started.append(dev_stack.client.get_workflow_handle(seller_workflow_id(seller)))
+    code, _, err = await cli(dev_stack, "import", str(source))
+    assert (code, err) == (0, "")
+    status = await seller_status(dev_stack.client, seller)
+    assert status.completed_steps == [Step.business_number, Step.importer_account]
+    assert status.language == "fr"
+    code, _, err = await cli(dev_stack, "event", seller, "carm_registered")
+    assert code == 0, err
+    async with asyncio.timeout(15):
+        while not (handoffs := [h for h in dev_stack.outbox.read("broker") if h.get("seller_id") == seller]):
+            await asyncio.sleep(0.1)
+    assert (handoffs[0]["business_number"], handoffs[0]["program_account"]) == ("123456782", "RM0001")

@@ -190,7 +190,7 @@ def test_activity_names_match_the_contract(activities: DeliveryActivities) -> No
 
 
 def test_factory_defaults_to_the_outbox(tmp_path: Path) -> None:
-    built = build_delivery_activities(Settings(data_dir=tmp_path))
+    built = build_delivery_activities(Settings(data_dir=tmp_path, checklist_link_secret="k"))
 
     assert isinstance(built.notifier, OutboxNotifier)
     assert isinstance(built.broker, OutboxBroker)
@@ -205,6 +205,7 @@ async def test_factory_builds_smtp_and_http_adapters(tmp_path: Path) -> None:
         broker_url="https://broker.test/api",
         warehouse_channel="http",
         warehouse_url="https://warehouse.test",
+        checklist_link_secret="k",
     )
     built = build_delivery_activities(settings)
 
@@ -214,6 +215,12 @@ async def test_factory_builds_smtp_and_http_adapters(tmp_path: Path) -> None:
     assert isinstance(built.warehouse, HttpWarehouse)
     await built.broker.aclose()
     await built.warehouse.aclose()
+
+
+def test_factory_refuses_to_build_without_a_link_key(tmp_path: Path) -> None:
+    # Every seller message carries a checklist link: without a key the worker must not start.
+    with pytest.raises(ValueError, match="CHECKLIST_LINK_SECRET or API_TOKEN"):
+        build_delivery_activities(Settings(data_dir=tmp_path))
 
 
 @pytest.mark.parametrize("channel", ["broker", "warehouse"])

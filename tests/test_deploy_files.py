@@ -198,7 +198,9 @@ def test_dockerfile_final_stage_has_no_build_tools_and_only_the_app() -> None:
         "activities",
         "starter",
         "codec",
+        "i18n",
         "templates",
+        "locale",
         "scripts",
         "worker.py",
     }

@@ -31,17 +31,19 @@ WORKFLOW_TEMPLATES: dict[str, dict[str, Any]] = {
     "opted_out": {"return_method": "dispose"},
     "carm_login_reminder": {"expires_on": "2027-05-01"},
     "carm_login_overdue": {"expired_on": "2027-05-01"},
-    "rpp_review_reminder": {"review_date": "2027-10-20"},
+    "rpp_review_reminder": {"review_date": "2027-10-20", "posting_deadline": "2028-01-15"},
+    "rpp_posting_reminder": {"posting_deadline": "2028-01-15"},
+    "email_changed": {"new_email": "new@example.com"},
+    "checklist_link": {},
+    "delivery_failed": {"kind": "notification", "idempotency_key": "k1", "error": "SMTP 550"},
     "return_held": {"due_on": "2026-01-13", "business_days": 15},
     "return_hold_reminder": {"business_days_left": 1, "due_on": "2026-01-13"},
     "return_hold_extended": {"due_on": "2026-01-20"},
     "return_released": {"reason": "seller cleared"},
     "return_forwarded": {"reason": "forward"},
-    "return_disposed": {"reason": "disposal at the deadline"},
+    "return_disposed": {"reason": "disposal at the deadline", "by_seller": False},
     "return_unknown_seller": {},
     "return_unknown_seller_disposed": {},
-    "delivery_failed": {"kind": "broker_handoff", "idempotency_key": "handoff:s1:1", "error": "HTTP 503"},
-    "email_changed": {"new_email": "new@example.com"},
 }
 
 

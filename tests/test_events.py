@@ -46,6 +46,7 @@ MINIMAL_VALID: dict[str, dict[str, Any]] = {
     "registration_requested_by_broker": {},
     "opted_in": {},
     "affinity_figures_requested": {},
+    "checklist_link_requested": {},
     "affinity_figures_provided": {"transaction_number": "T-1", "transaction_total": "123.45"},
     "language_changed": {"language": "fr"},
     "email_changed": {"email": "new@example.com"},
@@ -76,6 +77,7 @@ CONTRACT_SENDERS: dict[str, set[Party]] = {
     "opted_in": {Party.seller},
     "affinity_figures_requested": {Party.seller},
     "affinity_figures_provided": {Party.broker},
+    "checklist_link_requested": {Party.seller},
     "language_changed": {Party.seller, Party.operations},
     "email_changed": {Party.seller, Party.operations},
     "business_number_corrected": {Party.operations},
@@ -98,7 +100,7 @@ def rejection(data: Any) -> InvalidInput:
 
 def test_minimal_payload_table_covers_every_event_type() -> None:
     assert set(MINIMAL_VALID) == set(EVENT_TYPES) == set(EVENT_MODELS)
-    assert len(EVENT_TYPES) == len(set(EVENT_TYPES)) == 25
+    assert len(EVENT_TYPES) == len(set(EVENT_TYPES)) == 26
 
 
 @pytest.mark.parametrize("kind", EVENT_TYPES)

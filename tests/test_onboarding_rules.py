@@ -14,6 +14,7 @@ import pytest
 from domain.errors import InvalidInput, NotAllowedNow
 from domain.events import EVENT_TYPES
 from domain.onboarding import (
+    LINK_REQUESTS_PER_HOUR,
     EventContext,
     OnboardingRules,
     SellerRecord,
@@ -44,7 +45,12 @@ PAYLOADS: dict[str, dict[str, Any]] = {
 
 # Events that every seller may send whatever their lifecycle (the situations hold no parcels and
 # no failed delivery, so an offboarding may go ahead and no delivery can be retried).
-ANY_LIFECYCLE = {"language_changed": True, "email_changed": True, "seller_offboarded": True}
+ANY_LIFECYCLE = {
+    "language_changed": True,
+    "email_changed": True,
+    "seller_offboarded": True,
+    "checklist_link_requested": True,  # rate-limited only (see the test below)
+}
 DELIVERIES = ("delivery_retried", "delivery_abandoned")
 
 
@@ -355,3 +361,41 @@ def test_the_sender_is_recorded_and_checked() -> None:
     with pytest.raises(InvalidInput) as broker:
         apply(record, event("business_number_provided", party="broker"))
     assert broker.value.code == "sender_not_allowed"
+
+
+def test_a_seller_asks_for_a_fresh_link_a_few_times_an_hour_at_most() -> None:
+    record = new_record("s1")
+    start = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+    for n in range(LINK_REQUESTS_PER_HOUR):
+        record, effects = apply(
+            record, event("checklist_link_requested"), EventContext(now=start + timedelta(minutes=n))
+        )
+        assert effects.checklist_link_requested
+    with pytest.raises(NotAllowedNow) as refused:
+        apply(record, event("checklist_link_requested"), EventContext(now=start + timedelta(minutes=30)))
+    assert refused.value.code == "too_many_link_requests"
+    later = EventContext(now=start + timedelta(minutes=61))
+    assert apply(record, event("checklist_link_requested"), later)[1].checklist_link_requested
+
+
+def test_a_deactivated_profile_is_signed_in_again_not_registered_anew() -> None:
+    record = new_record("s1", completed_steps=list(Step))
+    record, _ = apply(record, event("carm_deactivated"))
+    assert [a.code for a in status(record).actions] == ["sign_in_to_carm_again"]
+    record, _ = apply(record, event("carm_registered"))
+    assert record.lifecycle == "cleared" and not record.carm_deactivated
+
+
+def test_a_legacy_poa_seller_is_cleared_again_without_a_new_poa() -> None:
+    record = new_record("s1", legacy_poa=True)
+    record, _ = apply(record, event("registration_requested_by_broker"))
+    assert not record.cleared_for_returns
+    for kind in ("business_number_provided", "importer_account_provided", "carm_registered"):
+        record, _ = apply(record, event(kind))
+    record, _ = apply(record, event("rpp_enrolled"))
+    record, _ = apply(record, event("doa_requested"))
+    record, _ = apply(record, event("doa_accepted"))
+    assert [a.code for a in status(record).actions] == ["await_program_access"]
+    record, effects = apply(record, event("program_access_granted"))
+    assert effects.became_cleared and record.lifecycle == "cleared"
+    assert Step.poa_submission in record.completed and Step.poa_approval in record.completed

@@ -207,6 +207,36 @@ async def test_cleared_seller_is_reminded_of_the_yearly_rpp_review(
     await skip_env.sleep(timedelta(hours=2))
     [reminder] = skip_stack.outbox.notifications("rpp_review_reminder", seller_id=seller)
     assert reminder["params"]["review_date"] == f"{review_year}-10-20"
+    assert reminder["params"]["posting_deadline"] == f"{review_year + 1}-01-15"
     # Once a year: a week later there is still one.
     await skip_env.sleep(timedelta(days=7))
     assert len(skip_stack.outbox.notifications("rpp_review_reminder", seller_id=seller)) == 1
+
+
+async def test_cleared_seller_is_reminded_of_the_rpp_posting_deadline(
+    skip_env: WorkflowEnvironment, skip_stack: Stack
+) -> None:
+    seller = new_id("s")
+    handle = await skip_stack.sign_up(seller, language="fr")
+    for event in FULL_JOURNEY:
+        await send(handle, event)
+    settings = Settings()
+    now = await server_now(skip_env)
+    calendar = settings.workflow_settings(now.date()).calendar
+    deadline = next(
+        d for d in (date(now.year, 1, 15), date(now.year + 1, 1, 15)) if calendar.at_local(d, time(0)) > now
+    )
+    lead = timedelta(days=settings.rpp_posting_reminder_days_before)
+    reminder_at = calendar.at_local(deadline - lead, time(9))
+    if reminder_at > now + timedelta(hours=2):
+        while (await server_now(skip_env)) < reminder_at - timedelta(days=100):
+            await skip_env.sleep(timedelta(days=90))
+            await send(handle, {"type": "carm_login_confirmed"})
+        await skip_env.sleep(reminder_at - await server_now(skip_env) - timedelta(hours=1))
+        assert skip_stack.outbox.notifications("rpp_posting_reminder", seller_id=seller) == []
+    await skip_env.sleep(timedelta(hours=2))
+    [reminder] = skip_stack.outbox.notifications("rpp_posting_reminder", seller_id=seller)
+    assert reminder["params"]["posting_deadline"] == deadline.isoformat()
+    assert reminder["language"] == "fr" and "15 janvier" in reminder["subject"]
+    await skip_env.sleep(timedelta(days=7))
+    assert len(skip_stack.outbox.notifications("rpp_posting_reminder", seller_id=seller)) == 1

@@ -98,6 +98,7 @@ class Deliveries:
         shipment_id: str | None = None,
         language: str = "en",
         link_epoch: int | None = None,
+        link_nonce: str | None = None,
         **params: Any,
     ) -> None:
         note = Notification(
@@ -110,6 +111,7 @@ class Deliveries:
             shipment_id=shipment_id,
             language=language,
             link_epoch=link_epoch,
+            link_nonce=link_nonce,
         )
         self.start("notification", note, summary=f"{template} to {audience}")
 

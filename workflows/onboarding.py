@@ -36,7 +36,7 @@ with workflow.unsafe.imports_passed_through():
     import workflows.return_hold as holds
     from activities.directory import DirectoryActivities
     from activities.settings import SettingsActivities
-    from domain.deliveries import Audience, BrokerAffinityRequest, BrokerHandoff
+    from domain.deliveries import Audience, BrokerAffinityRequest, BrokerHandoff, link_nonce
     from domain.errors import InvalidInput, NotAllowedNow
     from domain.events import EventEnvelope
     from domain.guidance import describe_action
@@ -255,6 +255,12 @@ class SellerOnboarding:
         if e.email is not None:
             m.profile.email = e.email
             m.link_epoch += 1  # links sent to the old address stop working
+        if e.language is not None or e.email is not None:
+            # Held parcels write to the seller themselves: they must learn the new address and
+            # language (and link epoch) too.
+            for shipment_id in m.held_shipments:
+                if shipment_id not in self._tell_parcels:
+                    self._tell_parcels.append(shipment_id)
         if e.abandon_delivery is not None:
             m.failed = [p for p in m.failed if p.key != e.abandon_delivery]
         if e.retry_delivery is not None:
@@ -271,7 +277,14 @@ class SellerOnboarding:
             waiting_since=min(clocks) if clocks else None,
             language=self._m.profile.language,
             failed_deliveries=[p.failure for p in self._m.failed],
+            link_epoch=self._m.link_epoch,
+            link_nonce=self._link_nonce,
         )
+
+    @property
+    def _link_nonce(self) -> str:
+        # The same through every continue-as-new, different for a later sign-up of the seller.
+        return link_nonce(workflow.info().first_execution_run_id)
 
     @workflow.query
     def audit(self) -> list[AuditEntry]:
@@ -290,6 +303,9 @@ class SellerOnboarding:
             us_address=record.us_address if opted_out else None,
             email=self._m.profile.email,
             business_name=self._m.profile.business_name,
+            language=self._m.profile.language,
+            link_epoch=self._m.link_epoch,
+            link_nonce=self._link_nonce,
         )
 
     @workflow.signal
@@ -323,7 +339,10 @@ class SellerOnboarding:
     def _act_on(self, e: rules.Effects) -> None:
         """The commands an applied event calls for: deliveries, and telling parcels to go."""
         if e.email is not None and e.old_email:
-            self._notify("seller", "email_changed", to=e.old_email, new_email=e.email)
+            # No link: the old address must not get one that opens the page.
+            self._notify("seller", "email_changed", to=e.old_email, link=False, new_email=e.email)
+        if e.checklist_link_requested:
+            self._notify_seller("checklist_link")
         for pending in self._retries:
             self._deliveries.retry(pending)
         self._retries = []
@@ -418,10 +437,13 @@ class SellerOnboarding:
     def _notify_seller(self, template: str, **params: Any) -> None:
         self._notify("seller", template, **params)
 
-    def _notify(self, audience: Audience, template: str, *, to: str | None = None, **params: Any) -> None:
+    def _notify(
+        self, audience: Audience, template: str, *, to: str | None = None, link: bool = True, **params: Any
+    ) -> None:
         m = self._m
         m.notices += 1
         seller = audience == "seller"
+        linked = seller and link
         self._deliveries.notify(
             key=f"{workflow.info().workflow_id}:notice:{m.notices}",
             audience=audience,
@@ -429,7 +451,8 @@ class SellerOnboarding:
             to=(to or m.profile.email) if seller else None,
             seller_id=m.record.seller_id,
             language=m.profile.language if seller else "en",
-            link_epoch=m.link_epoch if seller else None,
+            link_epoch=m.link_epoch if linked else None,
+            link_nonce=self._link_nonce if linked else None,
             seller=m.record.seller_id,
             business_name=m.profile.business_name,
             **params,
@@ -544,20 +567,31 @@ class SellerOnboarding:
         watch = self._login_watch()
         return None if watch is None else schedule.login_due(watch, self._settings)
 
+    def _rpp_watched(self) -> bool:
+        """A cleared seller enrolled in RPP: reminded of its yearly review and posting deadline."""
+        record = self._m.record
+        return (
+            record.lifecycle == "cleared"
+            and Step.rpp_enrollment in record.required
+            and record.is_complete(Step.rpp_enrollment)
+        )
+
     def _rpp_review_due(self) -> datetime | None:
         assert self._settings is not None
-        record = self._m.record
-        if (
-            record.lifecycle != "cleared"
-            or Step.rpp_enrollment not in record.required
-            or not record.is_complete(Step.rpp_enrollment)
-        ):
+        if not self._rpp_watched():
             return None
         return schedule.rpp_review_due(workflow.now(), self._m.rpp_review_reminded_year, self._settings)
 
+    def _rpp_posting_due(self) -> datetime | None:
+        assert self._settings is not None
+        if not self._rpp_watched():
+            return None
+        return schedule.rpp_posting_due(workflow.now(), self._m.rpp_posting_reminded_year, self._settings)
+
     def _next_wakeup(self) -> datetime | None:
         due = [self._clock_due(p, c) for p, c in self._m.clocks.items() if not c.escalated]
-        due += [d for d in (self._login_due(), self._rpp_review_due()) if d is not None]
+        timed = (self._login_due(), self._rpp_review_due(), self._rpp_posting_due())
+        due += [d for d in timed if d is not None]
         return min(due) if due else None
 
     def _fire_due_timers(self) -> None:
@@ -568,11 +602,23 @@ class SellerOnboarding:
         login_due = self._login_due()
         if login_due is not None and login_due <= now:
             self._fire_login()
-        rpp_due = self._rpp_review_due()
-        if rpp_due is not None and rpp_due <= now:
-            self._m.rpp_review_reminded_year = rpp_due.year
-            review = schedule.rpp_review_date(rpp_due.year)
-            self._notify_seller("rpp_review_reminder", review_date=review.isoformat())
+        self._fire_rpp(now)
+
+    def _fire_rpp(self, now: datetime) -> None:
+        assert self._settings is not None
+        review_due = self._rpp_review_due()
+        if review_due is not None and review_due <= now:
+            review = schedule.next_on_or_after(review_due.date(), self._settings.rpp_review_date)
+            self._m.rpp_review_reminded_year = review.year
+            deadline = schedule.next_on_or_after(review, self._settings.rpp_posting_deadline)
+            self._notify_seller(
+                "rpp_review_reminder", review_date=review.isoformat(), posting_deadline=deadline.isoformat()
+            )
+        posting_due = self._rpp_posting_due()
+        if posting_due is not None and posting_due <= now:
+            deadline = schedule.next_on_or_after(posting_due.date(), self._settings.rpp_posting_deadline)
+            self._m.rpp_posting_reminded_year = deadline.year
+            self._notify_seller("rpp_posting_reminder", posting_deadline=deadline.isoformat())
 
     def _fire_clock(self, party: str, clock: schedule.WaitClock) -> None:
         if schedule.clock_step(self._schedule_of(party), clock) == "remind":

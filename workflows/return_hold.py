@@ -246,7 +246,7 @@ class ReturnHold:
         m.outcome_at = workflow.now()
         count("parcel_outcomes", "Returned parcels by outcome", outcome=outcome)
         self._publish()
-        self._notify_seller(f"return_{outcome}", reason=reason)
+        self._notify_seller(f"return_{outcome}", reason=reason, by_seller=m.decision is not None)
         if not m.seller_known and outcome == "disposed":
             self._notify("operations", "return_unknown_seller_disposed")
         # The seller's workflow forgets a parcel it told to go; only other endings need telling.
@@ -594,9 +594,28 @@ class ReturnHold:
         d = self._m.disposition
         if d is None or not d.email:
             return  # an unknown seller has no address; operations hears of the parcel instead
-        self._notify("seller", template, to=d.email, business_name=d.business_name, **params)
+        self._notify(
+            "seller",
+            template,
+            to=d.email,
+            business_name=d.business_name,
+            language=d.language,
+            link_epoch=d.link_epoch,
+            link_nonce=d.link_nonce,
+            **params,
+        )
 
-    def _notify(self, audience: Audience, template: str, to: str | None = None, **params: Any) -> None:
+    def _notify(
+        self,
+        audience: Audience,
+        template: str,
+        to: str | None = None,
+        *,
+        language: str = "en",
+        link_epoch: int | None = None,
+        link_nonce: str | None = None,
+        **params: Any,
+    ) -> None:
         m = self._m
         m.notices += 1
         info = workflow.info()
@@ -605,6 +624,9 @@ class ReturnHold:
             audience=audience,
             template=template,
             to=to,
+            language=language,
+            link_epoch=link_epoch,
+            link_nonce=link_nonce,
             seller_id=m.arrival.seller_id,
             shipment_id=m.arrival.shipment_id,
             seller=m.arrival.seller_id,

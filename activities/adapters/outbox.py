@@ -90,7 +90,12 @@ class OutboxNotifier:
 
     async def send(self, notification: Notification, message: RenderedMessage) -> DeliveryReceipt:
         """Write the notification unless its key was already written."""
-        rendered = {"subject": message.subject, "body": message.body}
+        rendered = {
+            "language": message.language,
+            "subject": message.subject,
+            "body": message.body,
+            "html": message.html,
+        }
         document = {**_document("notification", notification), **rendered}
         return await self._sink.write("notifications", notification.idempotency_key, document)
 

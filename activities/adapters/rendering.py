@@ -1,18 +1,26 @@
-"""Render ``templates/<name>.txt.j2`` into a subject and a body.
+"""Render ``templates/<name>.txt.j2`` into a subject, a text body and an HTML body.
 
 A template's first line is ``Subject: ...``, then a blank line, then the body. Workflows only name
-the template and its parameters, so the wording can change without touching workflow code.
+the template and its parameters, so the wording can change without touching workflow code. A
+message to a seller is rendered in the seller's language (the templates' ``{% trans %}`` blocks
+and :mod:`i18n`); to the broker and operations, in English.
+
+One source, two forms: the text body is written so that it reads as plain text *and* as Markdown,
+and the HTML alternative is that Markdown rendered (markdown-it, raw HTML refused, so a business
+name such as ``<b>`` stays text), wrapped for a phone's screen.
 """
 
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from html import escape
 from pathlib import Path
 from typing import Any
 
 import jinja2
+from markdown_it import MarkdownIt
 
-from domain.guidance import DENIAL_REASONS, describe_action, guidance
+from i18n import CompanyWords, environment
 
 DEFAULT_TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
 
@@ -20,6 +28,23 @@ DEFAULT_TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
 # templates directory whatever the loader would do with "../" or absolute paths.
 _NAME = re.compile(r"^[A-Za-z0-9_]+$")
 _SUBJECT = "Subject:"
+
+_MARKDOWN = MarkdownIt("commonmark", {"html": False, "linkify": True, "typographer": False}).enable("linkify")
+
+_HTML_PAGE = """<!doctype html>
+<html lang="{lang}">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{subject}</title>
+</head>
+<body style="margin:0;padding:0;background:#f5f7f9;">
+<div style="max-width:36rem;margin:0 auto;padding:16px;background:#ffffff;color:#1b1f24;\
+font:16px/1.5 system-ui,-apple-system,'Segoe UI',Roboto,Arial,sans-serif;overflow-wrap:anywhere;">
+{body}</div>
+</body>
+</html>
+"""
 
 
 class TemplateError(Exception):
@@ -32,30 +57,40 @@ class RenderedMessage:
 
     subject: str
     body: str
+    html: str = ""
+    language: str = "en"
+
+
+def to_html(subject: str, body: str, language: str) -> str:
+    """The HTML alternative of a text body."""
+    return _HTML_PAGE.format(lang=language, subject=escape(subject), body=_MARKDOWN.render(body))
 
 
 class TemplateRenderer:
     """Renders notification templates strictly: an undefined parameter is an error, not a blank."""
 
-    def __init__(self, templates_dir: Path = DEFAULT_TEMPLATES_DIR) -> None:
+    def __init__(
+        self, templates_dir: Path = DEFAULT_TEMPLATES_DIR, company: CompanyWords | None = None
+    ) -> None:
         self.templates_dir = templates_dir
-        self._env = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(templates_dir),
-            undefined=jinja2.StrictUndefined,
-            autoescape=False,
-            keep_trailing_newline=True,
-            trim_blocks=True,
-            lstrip_blocks=True,
-        )
-        # The same catalogue of words for next actions that the command line and the Web UI use.
-        self._env.globals.update(guidance=guidance, describe_action=describe_action, denial=DENIAL_REASONS)
+        self.company = company or CompanyWords()
 
-    def render(self, template: str, params: Mapping[str, Any]) -> RenderedMessage:
+    def render(
+        self,
+        template: str,
+        params: Mapping[str, Any],
+        *,
+        language: str = "en",
+        checklist_url: str | None = None,
+        audience: str = "seller",
+    ) -> RenderedMessage:
         """Render ``template`` with ``params``; raises :class:`TemplateError` on any template fault."""
         if not _NAME.match(template):
             raise TemplateError(f"template name {template!r} must be letters, digits and underscores")
+        env = environment(self.templates_dir, language, html=False, company=self.company)
+        context = {"checklist_url": checklist_url, "audience": audience, **params}
         try:
-            text = self._env.get_template(f"{template}.txt.j2").render(params)
+            text = env.get_template(f"{template}.txt.j2").render(context)
         except jinja2.TemplateNotFound as err:
             raise TemplateError(f"no template {err.name!r} in {self.templates_dir}") from None
         except jinja2.TemplateSyntaxError as err:
@@ -65,10 +100,11 @@ class TemplateRenderer:
         except (TypeError, ValueError, LookupError, ArithmeticError) as err:
             # A parameter of the wrong shape fails the same way on every retry.
             raise TemplateError(f"template {template!r} failed: {type(err).__name__}: {err}") from None
-        return _split(template, text)
+        subject, body = _split(template, text)
+        return RenderedMessage(subject, body, to_html(subject, body, language), language)
 
 
-def _split(template: str, text: str) -> RenderedMessage:
+def _split(template: str, text: str) -> tuple[str, str]:
     head, _, rest = text.partition("\n")
     subject = head.removeprefix(_SUBJECT).strip()
     if not head.startswith(_SUBJECT) or not subject:
@@ -76,4 +112,4 @@ def _split(template: str, text: str) -> RenderedMessage:
     blank, _, body = rest.partition("\n")
     if blank.strip():
         raise TemplateError(f"template {template!r} needs a blank line after the Subject line")
-    return RenderedMessage(subject=subject, body=body)
+    return subject, body

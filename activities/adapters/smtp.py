@@ -89,6 +89,11 @@ class SmtpNotifier:
         email["Message-ID"] = message_id(notification.idempotency_key)
         email["X-Idempotency-Key"] = notification.idempotency_key
         email.set_content(message.body)
+        if message.html:
+            # multipart/alternative: mail clients show the last part they can, the HTML one.
+            email.add_alternative(message.html, subtype="html")
+        # After the parts: making the message multipart moves Content-* headers into its first part.
+        email["Content-Language"] = message.language
         return email
 
     def _deliver(self, email: EmailMessage, audience: str) -> None:

@@ -30,11 +30,13 @@ class SellerView(OnboardingStatus):
     """The onboarding status, plus the seller's checklist link."""
 
     checklist_url: str
-    """The seller's own page (signed link); send it to the seller."""
+    """The seller's own page: a signed link, minted for this answer, that works for
+    ``CHECKLIST_LINK_DAYS``; send it to the seller."""
 
 
 def seller_view(settings: Settings, status: OnboardingStatus) -> SellerView:
-    return SellerView(**status.model_dump(), checklist_url=checklist_url(settings, status.seller_id))
+    url = checklist_url(settings, status.seller_id, epoch=status.link_epoch, nonce=status.link_nonce)
+    return SellerView(**status.model_dump(), checklist_url=url)
 
 
 @router.post(
@@ -48,7 +50,9 @@ def seller_view(settings: Settings, status: OnboardingStatus) -> SellerView:
         **error_responses(401, 422, 503, 504),
     },
     openapi_extra=request_body(
-        SignUp, "SignUp", "`seller_id`, `email`, and optionally `business_name`, `legacy_poa`"
+        SignUp,
+        "SignUp",
+        "`seller_id`, `email`, and optionally `language` (`en` or `fr`), `business_name`, `legacy_poa`",
     ),
 )
 async def sign_up(

@@ -14,7 +14,8 @@ from rich.table import Table
 from rich.text import Text
 
 from domain.deliveries import FailedDelivery
-from domain.guidance import describe_action, guidance
+from domain.guidance import describe_action, english, guidance
+from domain.links import LINKS
 from domain.onboarding import NextAction, OnboardingStatus
 from domain.payloads import HoldStatus
 from domain.state import AuditEntry
@@ -78,11 +79,12 @@ def _render_action(console: Console, n: int, action: NextAction) -> None:
     console.print(f"{n}. {describe_action(action.code, party, action.params)}")
     detail = action.params.get("detail") if action.params else None
     if g.instructions:
-        console.print(Padding(g.instructions, (0, 0, 0, 3)))
+        console.print(Padding(english(g.instructions), (0, 0, 0, 3)))
     if detail:
         console.print(Padding(f"Note: {detail}", (0, 0, 0, 3)))
-    if g.link:
-        console.print(Padding(g.link, (0, 0, 0, 3)), soft_wrap=True)
+    for key in g.links:
+        if key in LINKS:  # CBSA and CRA pages (the company's POA page is a setting of the messages)
+            console.print(Padding(LINKS[key].en, (0, 0, 0, 3)), soft_wrap=True)
 
 
 _SELLER_KNOWN = {

@@ -1,5 +1,6 @@
 """``/v1/sellers``: sign-up, a seller's status, the events a seller sends."""
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -7,7 +8,7 @@ import pytest
 
 from domain.events import SENDERS
 from domain.workflow_ids import seller_workflow_id
-from starter.links import checklist_key, mint_checklist_token
+from starter.links import checklist_keys, read_checklist_token
 from tests.api.helpers import TO_CARM, Api, api_settings, updates_accepted
 from tests.conftest import new_id
 from tests.test_return_hold_workflow import ADDRESS
@@ -24,8 +25,12 @@ async def test_sign_up_is_201_then_200_with_the_same_workflow(api: Api) -> None:
     assert body["stage"] == "business_number"
     assert body["waiting_on"] == ["seller"]
     assert body["next_action"]["code"] == "provide_business_number"
-    token = mint_checklist_token(seller, checklist_key(api_settings(api.stack)))
-    assert body["checklist_url"].endswith(f"/sellers/{seller}/checklist?token={token}")
+    url = httpx.URL(body["checklist_url"])
+    assert url.path == f"/sellers/{seller}/checklist"
+    token = read_checklist_token(seller, url.params["token"], checklist_keys(api_settings(api.stack)))
+    assert token is not None and token.epoch == body["link_epoch"] == 1
+    assert token.nonce == body["link_nonce"] != ""
+    assert timedelta(days=30) < token.expires_at - datetime.now(UTC) <= timedelta(days=30, hours=1)
     first_run = (await api.client.get_workflow_handle(seller_workflow_id(seller)).describe()).run_id
 
     again = await api.http.post(

@@ -20,6 +20,17 @@ def register(verbs: Subparsers) -> None:
     p.add_argument("--business-name", metavar="NAME")
     p.add_argument("--returns-account-number", metavar="NUMBER", help="defaults to the seller id")
     p.add_argument("--legacy-poa", action="store_true", help="the seller had an approved POA before CARM")
+    # No choices: SignUp names a bad language as the API does.
+    p.add_argument(
+        "--language",
+        metavar="LANG",
+        default="en",
+        help="en or fr: the seller's messages and page (default en)",
+    )
+    p.add_argument(
+        "--business-number", metavar="BN", help="for sellers who already have one: completes the step"
+    )
+    p.add_argument("--program-account", metavar="RM", help="their RM account (RM0001 or 123456782RM0001)")
     p.add_argument(
         "--completed-steps",
         type=name_list,
@@ -37,6 +48,9 @@ async def handle(ctx: Context, args: argparse.Namespace) -> int:
         "returns_account_number": args.returns_account_number,
         "legacy_poa": args.legacy_poa,
         "completed_steps": args.completed_steps,
+        "language": args.language,
+        "business_number": args.business_number,
+        "program_account": args.program_account,
     }
     signup = parse_strict(SignUp, {k: v for k, v in fields.items() if v is not None}, "sign-up")
     client = await ctx.client()

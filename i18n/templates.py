@@ -1,0 +1,40 @@
+"""Jinja2 environments with the i18n extension: one per language, template folder and kind.
+
+``install_gettext_translations`` puts the language's gettext into the environment's globals, so an
+environment serves one language; they are built once and cached, and nothing is swapped per
+render (safe across threads). ``trimmed`` must match ``babel.cfg``, or the message ids looked up
+would not be the ones extracted.
+"""
+
+import functools
+from pathlib import Path
+
+import jinja2
+
+from i18n.catalogues import translations
+from i18n.words import CompanyWords, Words
+
+EXTENSIONS = ["jinja2.ext.i18n"]
+
+
+@functools.cache
+def environment(
+    templates_dir: Path, language: str, *, html: bool, company: CompanyWords
+) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(templates_dir),
+        extensions=EXTENSIONS,
+        undefined=jinja2.StrictUndefined,
+        autoescape=html,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.policies["ext.i18n.trimmed"] = True
+    # newstyle: {{ _("%(n)s days", n=3) }} formats (and, in HTML, escapes the arguments).
+    # The i18n extension adds this method to the environment, which its type does not declare.
+    env.install_gettext_translations(translations(language), newstyle=True)  # type: ignore[attr-defined]
+    words = Words(language, company)
+    env.globals.update(words=words, lang=language)
+    env.filters["longdate"] = words.date
+    return env
