@@ -21,9 +21,9 @@ import gateway.holds as holds
 import gateway.onboarding as sellers
 from bench.common import settle
 from bench.history import billable_actions, kinds
-from config.settings import Settings
 from domain.payloads import Arrival, ForwardDecision, SignUp
 from testing.journeys import FULL_JOURNEY
+from testing.stack import make_settings
 from worker import build_worker
 
 ADDRESS = {
@@ -80,10 +80,9 @@ async def _length(handle: WorkflowHandle[Any, Any]) -> int:
 
 
 async def dev_scenarios(client: Client, data_dir: Path) -> dict[str, Any]:
-    settings = Settings(
-        data_dir=data_dir,
+    settings = make_settings(
+        data_dir,
         temporal_task_queue=f"bench-cost-{uuid.uuid4().hex[:6]}",
-        checklist_link_secret="bench-link-secret",
     )
     out: dict[str, Any] = {}
     async with build_worker(client, settings):
@@ -128,10 +127,9 @@ async def dev_scenarios(client: Client, data_dir: Path) -> dict[str, Any]:
 async def time_skipping_scenarios(env: WorkflowEnvironment, data_dir: Path) -> dict[str, Any]:
     # The seller's own reminders (3, 7, 14 days…) would land in the 3 weeks skipped; moved out of
     # the way so the seller's history grows only by what the parcel causes.
-    settings = Settings(
-        data_dir=data_dir,
+    settings = make_settings(
+        data_dir,
         temporal_task_queue=f"bench-cost-skip-{uuid.uuid4().hex[:6]}",
-        checklist_link_secret="bench-link-secret",
         seller_reminder_days=[200],
         seller_escalate_after_days=300,
     )

@@ -41,6 +41,7 @@ from bench.common import median, plain_worker, settle
 from config.settings import Settings
 from domain.payloads import SignUp
 from testing.journeys import CLEARED_CYCLE, FULL_JOURNEY
+from testing.stack import make_settings
 from worker import WORKFLOWS, build_worker, workflow_runner
 
 # The dev server's own suggestion to continue as new (4,096 events or 4 MiB) moved out of the way,
@@ -167,8 +168,8 @@ async def run_replay(
     threshold = Settings().continue_as_new_after_events
     target = target_events or threshold
     tag = uuid.uuid4().hex[:8]
-    settings = Settings(
-        data_dir=data_dir,
+    settings = make_settings(
+        data_dir,
         temporal_task_queue=f"bench-replay-{tag}",
         log_level="WARNING",
         continue_as_new_after_events=target,

@@ -34,6 +34,7 @@ from config.settings import Settings
 from domain.payloads import Arrival, HoldResult, SignUp
 from gateway.holds import record_arrival
 from gateway.onboarding import sign_up as start_onboarding
+from testing.stack import make_settings
 from worker import build_worker
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -235,10 +236,9 @@ async def deadlines(
     client = env.client
     tag = uuid.uuid4().hex[:6]
     # The sellers' own reminders are moved past the holds' deadlines: only the holds' work is timed.
-    settings = Settings(
-        data_dir=data_dir,
+    settings = make_settings(
+        data_dir,
         temporal_task_queue=f"bench-deadline-{tag}",
-        checklist_link_secret="bench-link-secret",
         seller_reminder_days=[200],
         seller_escalate_after_days=300,
         log_level="WARNING",

@@ -37,9 +37,9 @@ import gateway.onboarding as sellers
 from bench.common import percentile, plain_worker, settle
 from bench.history import kinds
 from bench.trivial import ACTIVITIES, WORKFLOWS, BenchTrivial
-from config.settings import Settings
 from domain.payloads import Arrival, SignUp
 from testing.journeys import FULL_JOURNEY
+from testing.stack import make_settings
 from worker import build_worker
 
 
@@ -163,7 +163,7 @@ async def _released_at_once(client: Client, task_queue: str, cleared: Journey, s
 async def run_settled(client: Client, data_dir: Path, repeats: int) -> dict[str, Any]:
     """``repeats`` pairs of sellers (with a parcel, and its twin without), and trivial workflows."""
     tag = uuid.uuid4().hex[:8]
-    settings = Settings(data_dir=data_dir, temporal_task_queue=f"bench-settled-{tag}", log_level="WARNING")
+    settings = make_settings(data_dir, temporal_task_queue=f"bench-settled-{tag}", log_level="WARNING")
     trivial_queue = f"bench-settled-trivial-{tag}"
     async with plain_worker(client, trivial_queue, WORKFLOWS, ACTIVITIES):
         trivial = await asyncio.gather(

@@ -19,9 +19,9 @@ from temporalio.client import Client
 import gateway.onboarding as sellers
 from bench.common import gather_limited, percentile, plain_worker, settle
 from bench.trivial import ACTIVITIES, WORKFLOWS, BenchTrivial
-from config.settings import Settings
 from domain.payloads import SignUp
 from testing.journeys import FULL_JOURNEY
+from testing.stack import make_settings
 from worker import build_worker
 
 
@@ -116,11 +116,10 @@ async def run_throughput(
     """Trivial, then onboarding, each on its own task queue and worker; a small warm-up first."""
     concurrency = concurrency or n
     tag = uuid.uuid4().hex[:8]
-    settings = Settings(
-        data_dir=data_dir,
+    settings = make_settings(
+        data_dir,
         temporal_task_queue=f"bench-onb-{tag}",
         log_level="WARNING",
-        checklist_link_secret="bench-link-secret",
     )
     trivial_queue = f"bench-trivial-{tag}"
     warm = max(2, min(10, n // 10))
