@@ -12,6 +12,7 @@ import hashlib
 import re
 import subprocess
 import sys
+import tomllib
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -193,7 +194,9 @@ def test_dockerfile_final_stage_has_no_build_tools_and_only_the_app() -> None:
     copies = [arguments for keyword, arguments in final if keyword == "COPY"]
     sources = {arguments.split()[0].rstrip("/") for arguments in copies if "--from" not in arguments}
     assert sources == {
+        "config",
         "domain",
+        "gateway",
         "workflows",
         "activities",
         "starter",
@@ -207,6 +210,16 @@ def test_dockerfile_final_stage_has_no_build_tools_and_only_the_app() -> None:
     assert "PYTHONDONTWRITEBYTECODE=1" in env and "PYTHONUNBUFFERED=1" in env
     cmd = [arguments for keyword, arguments in final if keyword == "CMD"]
     assert cmd == ['["python", "worker.py"]']
+
+
+def test_the_builder_copies_every_package_pyproject_installs() -> None:
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    packages = {name.split(".")[0] for name in pyproject["tool"]["setuptools"]["packages"]}
+    modules = {f"{name}.py" for name in pyproject["tool"]["setuptools"]["py-modules"]}
+    builder = dockerfile_stages()[0]
+    install = next(i for i, (k, a) in enumerate(builder) if k == "RUN" and "--no-deps ." in a)
+    copied = {a.split()[0].rstrip("/") for k, a in builder[:install] if k == "COPY"}
+    assert packages | modules <= copied, sorted((packages | modules) - copied)
 
 
 def test_dockerignore_lets_in_exactly_what_the_image_copies() -> None:
