@@ -123,6 +123,10 @@ class Settings(BaseSettings):
     """With the OIDC check, only these users (``ops@example.com``, or ``@example.com`` for a domain)."""
     codec_server_allow_unauthenticated: bool = False
     """Let the codec server listen beyond loopback without a token check (only behind another gate)."""
+    codec_server_allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """Without a token check, the only ``Host`` names the codec server answers (comma-separated, no
+    port); unset: ``localhost``, ``127.0.0.1``, ``[::1]`` and the ``CODEC_SERVER_BIND`` address. Any
+    other is refused, so a web page cannot reach it by DNS rebinding."""
 
     required_steps: StepList = Field(default_factory=lambda: list(Step))
     """Steps a seller must complete to be cleared (only ``rpp_enrollment`` may be left out)."""
@@ -170,6 +174,7 @@ class Settings(BaseSettings):
         "warehouse_holiday_categories",
         "codec_cors_origins",
         "codec_server_allowed_emails",
+        "codec_server_allowed_hosts",
         mode="before",
     )
     @classmethod
