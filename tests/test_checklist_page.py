@@ -21,8 +21,7 @@ import pytest
 
 from starter.api import create_app
 from starter.links import checklist_key, mint_checklist_token
-from starter.webhooks import sign
-from tests.api.helpers import AUTH, SECRET, TO_CARM, api_settings, serving
+from tests.api.helpers import AUTH, TO_CARM, api_settings, serving, webhook_headers
 from tests.conftest import Stack, new_id
 from tests.test_return_hold_workflow import ADDRESS
 
@@ -184,8 +183,7 @@ class Site:
 
     async def broker(self, body: dict[str, Any]) -> None:
         raw = json.dumps(body).encode()
-        headers = {"X-Broker-Signature": sign(raw, SECRET), "Content-Type": "application/json"}
-        r = await self.http.post("/v1/broker/events", content=raw, headers=headers)
+        r = await self.http.post("/v1/broker/events", content=raw, headers=webhook_headers(raw))
         assert r.status_code == 200, r.text
 
     async def held_on_page(self, seller: str, parcels: list[str]) -> None:

@@ -319,7 +319,9 @@ def test_beyond_loopback_needs_an_access_check_or_an_explicit_waiver(
 
 async def decode_as(application: FastAPI, host: str, **headers: str) -> httpx.Response:
     """A decode request that names ``host`` in its Host header, as a browser does."""
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=application), base_url=f"http://{host}") as c:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=application), base_url=f"http://{host}"
+    ) as c:
         return await c.post("/decode", json=await encrypted({"email": EMAIL}), headers=headers)
 
 

@@ -8,7 +8,7 @@ Rendering is :mod:`starter.api.page`.
 import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse
 from temporalio.client import Client
 
@@ -17,8 +17,8 @@ import gateway.onboarding as sellers
 from domain.payloads import HoldStatus
 from gateway.errors import GatewayError, NotFound, TimedOut, Unavailable
 from starter.api.deps import PageDep, SecretsDep, TemporalDep
-from starter.api.errors import bounded
 from starter.api.ids import SellerPath
+from starter.api.page import ChecklistPage
 from starter.links import verify_checklist_token
 
 MAX_PARCELS_ON_PAGE = 50
@@ -39,6 +39,14 @@ router = APIRouter(tags=["sellers"])
 
 def html(body: str, status: int = 200) -> HTMLResponse:
     return HTMLResponse(body, status_code=status, headers=PAGE_HEADERS)
+
+
+ERROR_KINDS = {401: "bad_link", 403: "bad_link", 404: "unknown_seller", 408: "incomplete", 413: "too_large"}
+
+
+def error_page(page: ChecklistPage, status: int) -> HTMLResponse:
+    """The page's answer to an error raised before a route could answer (a body too large, say)."""
+    return html(page.render("problem.html.j2", kind=ERROR_KINDS.get(status, "unavailable")), status)
 
 
 async def parcels_of(c: Client, shipment_ids: list[str]) -> list[HoldStatus]:
@@ -75,18 +83,22 @@ async def checklist(
     token: Annotated[str | None, Query(description="The seller's signed token (from their link)")] = None,
 ) -> HTMLResponse:
     # hmac.compare_digest refuses non-ASCII text: such a token is simply wrong.
-    if token is None or not token.isascii() or not verify_checklist_token(seller_id, token, secrets.link_key):
+    if (
+        token is None
+        or not token.isascii()
+        or not verify_checklist_token(seller_id, token, secrets.link_keys)
+    ):
         return html(page.render("problem.html.j2", kind="bad_link"), 403)
     if temporal.client is None:
         return html(page.render("problem.html.j2", kind="unavailable"), 503)
     c = temporal.client
     try:
-        status = await bounded(sellers.seller_status(c, seller_id))
+        status = await sellers.seller_status(c, seller_id, budget=temporal.budget())
         wanted = status.held_shipments[:MAX_PARCELS_ON_PAGE]
-        parcels = await bounded(parcels_of(c, wanted))
+        parcels = await asyncio.wait_for(parcels_of(c, wanted), temporal.budget().left())
     except NotFound:
         return html(page.render("problem.html.j2", kind="unknown_seller"), 404)
-    except (Unavailable, TimedOut, HTTPException):  # HTTPException: bounded()'s 504
+    except (Unavailable, TimedOut, TimeoutError):
         return html(page.render("problem.html.j2", kind="unavailable"), 503)
     more = len(status.held_shipments) - len(wanted)
     return html(page.checklist(status, parcels, more))
