@@ -9,7 +9,7 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from domain.business_days import DEFAULT_TIMEZONE
@@ -85,6 +85,11 @@ class Settings(BaseSettings):
     """SMTP password."""
     smtp_starttls: bool = False
     """Upgrade the SMTP connection with STARTTLS."""
+    ledger_database_url: SecretStr | None = None
+    """PostgreSQL the SMTP sent-ledger lives in (``postgresql://user@host/db``; the password may come
+    from ``PGPASSWORD``), shared by every worker replica; unset: ``DATA_DIR/smtp-ledger.sqlite3``."""
+    ledger_retention_days: int = Field(default=30, gt=0)
+    """The sent-ledger forgets a message this many days after it was sent (longer than deliveries retry)."""
     operations_email: str = "operations@carm-returns.local"
     """Where alerts for operations go."""
     broker_email: str = "broker@carm-returns.local"
@@ -245,11 +250,22 @@ class Settings(BaseSettings):
         "codec_server_oidc_userinfo_url",
         "api_tokens",
         "temporal_api_key",
+        "ledger_database_url",
         mode="before",
     )
     @classmethod
     def _blank_secret_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _ledger_outlives_retries(self) -> "Settings":
+        # A key forgotten while its delivery may still be retried could be sent twice.
+        if self.ledger_retention_days * 86_400 <= self.delivery_give_up_after_seconds:
+            raise ValueError(
+                "LEDGER_RETENTION_DAYS must be longer than DELIVERY_GIVE_UP_AFTER_SECONDS "
+                "(a message still being retried must not be forgotten)"
+            )
+        return self
 
     def temporal_environment(self) -> dict[str, str]:
         """The connection settings this process was given, as the ``TEMPORAL_*`` variables they are.
