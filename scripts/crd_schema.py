@@ -30,9 +30,9 @@ def _convert(node: Any) -> Any:
         out["anyOf"] = [{"type": "integer"}, {"type": "string"}]
     if out.pop("nullable", False) and "type" in out:
         out["type"] = [out["type"], "null"]
-    if "properties" in out and "additionalProperties" not in out:
-        if not node.get("x-kubernetes-preserve-unknown-fields"):
-            out["additionalProperties"] = False
+    closable = "properties" in out and "additionalProperties" not in out
+    if closable and not node.get("x-kubernetes-preserve-unknown-fields"):
+        out["additionalProperties"] = False
     return out
 
 
