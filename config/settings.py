@@ -133,6 +133,9 @@ class Settings(BaseSettings):
     api_temporal_timeout_seconds: float = Field(default=10.0, gt=0)
     """How long a request waits for Temporal: not taken by then is 503 with ``Retry-After``; an update
     taken but not finished is 202 with a ``Location`` to poll."""
+    api_max_in_flight: int = Field(default=1000, gt=0)
+    """Requests the API lets wait on Temporal at once; one more waits up to two seconds for a place,
+    else is 503 with ``Retry-After`` (nothing done). A safety valve: lower it to shed earlier."""
     api_retry_after_seconds: int = Field(default=5, ge=0)
     """The ``Retry-After`` of a 503 (and of a 202: when to poll)."""
     public_base_url: str = "http://localhost:8000"

@@ -14,7 +14,7 @@ token's name is recorded as the ``actor`` of what it sends, its role decides the
 
 import hashlib
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated
@@ -108,7 +108,7 @@ bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <token
 CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 
-def authenticated(
+async def authenticated(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> Caller:
     """The caller its bearer token names, or 401."""
@@ -123,11 +123,11 @@ def authenticated(
     return caller
 
 
-def allowed(*roles: Role) -> Callable[[Caller], Caller]:
+def allowed(*roles: Role) -> Callable[[Caller], Awaitable[Caller]]:
     """A dependency: the caller, if its token has one of ``roles`` (or ``operations``), else 403."""
     serves = frozenset({*roles, Role.operations})
 
-    def check(caller: Annotated[Caller, Depends(authenticated)]) -> Caller:
+    async def check(caller: Annotated[Caller, Depends(authenticated)]) -> Caller:
         if not caller.roles & serves:
             refuse(
                 403,

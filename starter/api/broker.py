@@ -20,7 +20,7 @@ from domain.onboarding import OnboardingStatus
 from domain.steps import Party
 from starter import webhooks
 from starter.api.bodies import object_of, request_body
-from starter.api.deps import SecretsDep, TemporalDep, WebhookSignature
+from starter.api.deps import CallDep, SecretsDep, WebhookSignature
 from starter.api.errors import ACCEPTED_RESPONSE, BODY_ERRORS, error_responses, refuse, temporal_errors
 from starter.api.events import BROKER_EVENTS, parse_event_from, union, with_seller_id
 from starter.api.ids import is_id
@@ -76,7 +76,7 @@ def _event_id(fields: dict[str, Any], webhook_id: str) -> None:
     ),
 )
 async def broker_event(
-    request: Request, signature: WebhookSignature, secrets: SecretsDep, temporal: TemporalDep
+    request: Request, signature: WebhookSignature, secrets: SecretsDep, call: CallDep
 ) -> OnboardingStatus:
     raw = await request.body()
     try:
@@ -88,8 +88,8 @@ async def broker_event(
     _event_id(fields, webhook_id)
     seller_id = _seller_id(fields)
     event = parse_event_from(Party.broker, BROKER, fields)
-    c = temporal.get()
-    with temporal_errors(poll=f"/v1/sellers/{seller_id}"):
-        status = await sellers.apply_event(c, seller_id, event, budget=temporal.budget())
+    async with call.admitted() as c:
+        with temporal_errors(poll=f"/v1/sellers/{seller_id}"):
+            status = await sellers.apply_event(c, seller_id, event, budget=call.budget)
     log.info("event applied", seller_id=seller_id, event_type=event["type"], actor=BROKER)
     return status

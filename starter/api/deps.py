@@ -12,6 +12,8 @@ test can reach with any app. Who may call what:
 """
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -27,6 +29,7 @@ from gateway.connection import connect, describe_target
 from starter import webhooks
 from starter.api.auth import TokenError, Tokens
 from starter.api.errors import refuse
+from starter.api.limits import ARRIVED
 from starter.api.listing import page_key
 from starter.api.page import ChecklistPage
 from starter.links import checklist_keys
@@ -35,6 +38,8 @@ log = structlog.get_logger("api")
 
 RECONNECT_FIRST_DELAY = 0.5
 RECONNECT_MAX_DELAY = 10.0
+ADMISSION_WAIT_SECONDS = 2.0
+"""How long a request waits for a place among ``API_MAX_IN_FLIGHT`` before it is 503."""
 
 
 class ApiConfigError(ValueError):
@@ -94,6 +99,7 @@ class Temporal:
         self.client = client
         self.last_error: str | None = None
         self.target = describe_target(settings)
+        self.places = asyncio.Semaphore(settings.api_max_in_flight)
 
     async def connect(self) -> bool:
         try:
@@ -131,25 +137,67 @@ class Temporal:
         return Budget.of(self.settings.api_temporal_timeout_seconds)
 
 
-# ``app.state`` is untyped: these name what create_app put there, with its type.
+@dataclass(frozen=True)
+class Call:
+    """One request's way to Temporal: the client, and the time the request has for it.
+
+    The time counts from the request's arrival (:data:`starter.api.limits.ARRIVED`), so a request
+    that waited for the CPU in a busy API does not also wait its full time on Temporal.
+    """
+
+    temporal: Temporal
+    budget: Budget
+
+    @contextlib.asynccontextmanager
+    async def admitted(self) -> AsyncIterator[Client]:
+        """The client, for as long as the request needs it: 503 at once while Temporal is not
+        reached, and when ``API_MAX_IN_FLIGHT`` requests already wait on it and none is done
+        within a moment (the request is then refused before anything was sent)."""
+        client = self.temporal.get()
+        try:
+            async with asyncio.timeout(min(ADMISSION_WAIT_SECONDS, self.budget.left())):
+                await self.temporal.places.acquire()
+        except TimeoutError:
+            log.warning("request shed: too many waiting on Temporal")
+            refuse(
+                503,
+                "the service is busy: too many requests are waiting on Temporal; nothing was done, "
+                "send it again after Retry-After",
+                code="overloaded",
+            )
+        try:
+            yield client
+        finally:
+            self.temporal.places.release()
 
 
-def _settings(request: Request) -> Settings:
+# ``app.state`` is untyped: these name what create_app put there, with its type. Every dependency
+# is a coroutine: FastAPI runs plain functions in a thread pool, which a burst would queue on.
+
+
+async def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def _secrets(request: Request) -> Secrets:
+async def _secrets(request: Request) -> Secrets:
     secrets: Secrets = request.app.state.secrets
     return secrets
 
 
-def _temporal(request: Request) -> Temporal:
+async def _temporal(request: Request) -> Temporal:
     temporal: Temporal = request.app.state.temporal
     return temporal
 
 
-def _page(request: Request) -> ChecklistPage:
+async def _call(request: Request) -> Call:
+    temporal: Temporal = request.app.state.temporal
+    loop = asyncio.get_running_loop()
+    arrived: float = request.scope.get(ARRIVED, loop.time())
+    return Call(temporal, Budget(arrived + temporal.settings.api_temporal_timeout_seconds))
+
+
+async def _page(request: Request) -> ChecklistPage:
     page: ChecklistPage = request.app.state.page
     return page
 
@@ -157,6 +205,7 @@ def _page(request: Request) -> ChecklistPage:
 SettingsDep = Annotated[Settings, Depends(_settings)]
 SecretsDep = Annotated[Secrets, Depends(_secrets)]
 TemporalDep = Annotated[Temporal, Depends(_temporal)]
+CallDep = Annotated[Call, Depends(_call)]
 PageDep = Annotated[ChecklistPage, Depends(_page)]
 
 webhook_signature = APIKeyHeader(

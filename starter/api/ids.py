@@ -50,11 +50,11 @@ def _known(value: str, missing: NotFound) -> str:
     return value
 
 
-def _known_seller(seller_id: SellerPath) -> str:
+async def _known_seller(seller_id: SellerPath) -> str:
     return _known(seller_id, not_signed_up(seller_id))
 
 
-def _known_shipment(shipment_id: ShipmentPath) -> str:
+async def _known_shipment(shipment_id: ShipmentPath) -> str:
     return _known(shipment_id, not_recorded(shipment_id))
 
 

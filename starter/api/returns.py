@@ -28,7 +28,7 @@ from domain.workflow_ids import shipment_id_of
 from gateway.budget import Budget
 from starter.api.auth import OperationsCaller, SignupCaller, WarehouseCaller
 from starter.api.bodies import json_object, parse_strict, request_body, strict_body
-from starter.api.deps import SecretsDep, SettingsDep, TemporalDep
+from starter.api.deps import CallDep, SecretsDep, SettingsDep
 from starter.api.errors import ACCEPTED_RESPONSE, BODY_ERRORS, after_done, error_responses, temporal_errors
 from starter.api.ids import ShipmentId
 from starter.api.listing import ListPage, PageSize, PageToken, decode_token, encode_token, one_of
@@ -102,25 +102,24 @@ async def record_arrival(
     request: Request,
     response: Response,
     settings: SettingsDep,
-    temporal: TemporalDep,
+    call: CallDep,
 ) -> HoldStatus:
     arrival = await strict_body(request, Arrival, "arrival")
     check_arrival_time(arrival.arrived_at, datetime.now(UTC))
-    c = temporal.get()
-    budget = temporal.budget()
+    budget = call.budget
     location = parcel_location(arrival.shipment_id)
-    with temporal_errors(poll=location):
-        started = await holds.record_arrival(
-            c, arrival, task_queue=settings.temporal_task_queue, budget=budget
-        )
-        log.info(
-            "arrival",
-            shipment_id=arrival.shipment_id,
-            seller_id=arrival.seller_id,
-            created=started.created,
-            actor=caller.name,
-        )
-        status = await after_done(settled_parcel(c, arrival.shipment_id, budget))
+    async with call.admitted() as c:
+        with temporal_errors(poll=location):
+            task_queue = settings.temporal_task_queue
+            started = await holds.record_arrival(c, arrival, task_queue=task_queue, budget=budget)
+            log.info(
+                "arrival",
+                shipment_id=arrival.shipment_id,
+                seller_id=arrival.seller_id,
+                created=started.created,
+                actor=caller.name,
+            )
+            status = await after_done(settled_parcel(c, arrival.shipment_id, budget))
     response.status_code = 201 if started.created else 200
     response.headers["Location"] = location
     return status
@@ -138,7 +137,7 @@ async def list_returns(
     caller: OperationsCaller,
     settings: SettingsDep,
     secrets: SecretsDep,
-    temporal: TemporalDep,
+    call: CallDep,
     page_size: PageSize = 50,
     page_token: PageToken = None,
     seller_id: Annotated[str | None, Query(pattern=ID_PATTERN, description="Only this seller's")] = None,
@@ -151,9 +150,9 @@ async def list_returns(
     due_by = end_of(due_before, timezone) if due_before else None
     query = returns_query(seller=seller_id, state=state, due_by=due_by)
     token = decode_token(page_token, query, secrets.page_key)
-    c = temporal.get()
-    with temporal_errors():
-        found = await listings.page(c, query, page_size=page_size, page_token=token, budget=temporal.budget())
+    async with call.admitted() as c:
+        with temporal_errors():
+            found = await listings.page(c, query, page_size=page_size, page_token=token, budget=call.budget)
     return ListPage[ParcelItem](
         items=[parcel_item(wf, timezone) for wf in found.executions],
         next_page_token=encode_token(found.next_page_token, query, secrets.page_key),
@@ -169,11 +168,11 @@ async def list_returns(
 async def get_parcel(
     caller: WarehouseCaller,
     shipment_id: ShipmentId,
-    temporal: TemporalDep,
+    call: CallDep,
 ) -> HoldStatus:
-    c = temporal.get()
-    with temporal_errors():
-        status = await holds.hold_status(c, shipment_id, budget=temporal.budget())
+    async with call.admitted() as c:
+        with temporal_errors():
+            status = await holds.hold_status(c, shipment_id, budget=call.budget)
     return status
 
 
@@ -192,13 +191,13 @@ async def decide(
     caller: SignupCaller,
     shipment_id: ShipmentId,
     request: Request,
-    temporal: TemporalDep,
+    call: CallDep,
 ) -> HoldStatus:
     # Recorded as sent by the token's name, whatever the body says.
     decision = parse_strict(Decision, {**await json_object(request), "actor": caller.name}, "decision")
-    c = temporal.get()
-    with temporal_errors(poll=parcel_location(shipment_id)):
-        status = await holds.decide(c, shipment_id, decision, budget=temporal.budget())
+    async with call.admitted() as c:
+        with temporal_errors(poll=parcel_location(shipment_id)):
+            status = await holds.decide(c, shipment_id, decision, budget=call.budget)
     log.info("decision", shipment_id=shipment_id, action=decision.action, actor=caller.name)
     return status
 
@@ -214,12 +213,12 @@ async def extend(
     caller: OperationsCaller,
     shipment_id: ShipmentId,
     request: Request,
-    temporal: TemporalDep,
+    call: CallDep,
 ) -> HoldStatus:
     extension = parse_strict(ExtendHold, {**await json_object(request), "actor": caller.name}, "extension")
-    c = temporal.get()
-    with temporal_errors(poll=parcel_location(shipment_id)):
-        status = await holds.extend_hold(c, shipment_id, extension, budget=temporal.budget())
+    async with call.admitted() as c:
+        with temporal_errors(poll=parcel_location(shipment_id)):
+            status = await holds.extend_hold(c, shipment_id, extension, budget=call.budget)
     log.info(
         "hold extended", shipment_id=shipment_id, business_days=extension.business_days, actor=caller.name
     )

@@ -24,7 +24,7 @@ from domain.visibility import PARTIES, STAGES, sellers_query
 from domain.workflow_ids import seller_id_of
 from starter.api.auth import OperationsCaller, SignupCaller
 from starter.api.bodies import json_object, request_body, strict_body
-from starter.api.deps import SecretsDep, SettingsDep, TemporalDep
+from starter.api.deps import CallDep, SecretsDep, SettingsDep
 from starter.api.errors import ACCEPTED_RESPONSE, BODY_ERRORS, after_done, error_responses, temporal_errors
 from starter.api.events import OPERATIONS_EVENTS, SELLER_EVENTS, parse_event_from, union
 from starter.api.ids import SellerId
@@ -91,16 +91,16 @@ async def sign_up(
     request: Request,
     response: Response,
     settings: SettingsDep,
-    temporal: TemporalDep,
+    call: CallDep,
 ) -> SellerView:
     signup = await strict_body(request, SignUp, "sign-up")
-    c = temporal.get()
-    budget = temporal.budget()
+    budget = call.budget
     location = seller_location(signup.seller_id)
-    with temporal_errors(poll=location):
-        started = await sellers.sign_up(c, signup, task_queue=settings.temporal_task_queue, budget=budget)
-        log.info("sign-up", seller_id=signup.seller_id, created=started.created, actor=caller.name)
-        status = await after_done(sellers.seller_status(c, signup.seller_id, budget=budget))
+    async with call.admitted() as c:
+        with temporal_errors(poll=location):
+            started = await sellers.sign_up(c, signup, task_queue=settings.temporal_task_queue, budget=budget)
+            log.info("sign-up", seller_id=signup.seller_id, created=started.created, actor=caller.name)
+            status = await after_done(sellers.seller_status(c, signup.seller_id, budget=budget))
     response.status_code = 201 if started.created else 200
     response.headers["Location"] = location
     return seller_view(settings, status)
@@ -115,7 +115,7 @@ async def sign_up(
 async def list_sellers(
     caller: OperationsCaller,
     secrets: SecretsDep,
-    temporal: TemporalDep,
+    call: CallDep,
     page_size: PageSize = 50,
     page_token: PageToken = None,
     stage: Annotated[str | None, one_of(STAGES, "The seller's stage")] = None,
@@ -125,9 +125,9 @@ async def list_sellers(
 ) -> ListPage[SellerItem]:
     query = sellers_query(stage=stage, waiting_on=waiting_on, stalled=stalled, cleared=cleared)
     token = decode_token(page_token, query, secrets.page_key)
-    c = temporal.get()
-    with temporal_errors():
-        found = await listings.page(c, query, page_size=page_size, page_token=token, budget=temporal.budget())
+    async with call.admitted() as c:
+        with temporal_errors():
+            found = await listings.page(c, query, page_size=page_size, page_token=token, budget=call.budget)
     return ListPage[SellerItem](
         items=[seller_item(wf) for wf in found.executions],
         next_page_token=encode_token(found.next_page_token, query, secrets.page_key),
@@ -144,11 +144,11 @@ async def get_seller(
     caller: SignupCaller,
     seller_id: SellerId,
     settings: SettingsDep,
-    temporal: TemporalDep,
+    call: CallDep,
 ) -> SellerView:
-    c = temporal.get()
-    with temporal_errors():
-        status = await sellers.seller_status(c, seller_id, budget=temporal.budget())
+    async with call.admitted() as c:
+        with temporal_errors():
+            status = await sellers.seller_status(c, seller_id, budget=call.budget)
     return seller_view(settings, status)
 
 
@@ -178,12 +178,12 @@ async def seller_event(
     seller_id: SellerId,
     request: Request,
     settings: SettingsDep,
-    temporal: TemporalDep,
+    call: CallDep,
 ) -> SellerView:
     fields: dict[str, Any] = await json_object(request)
     event = parse_event_from(caller.party, caller.name, fields)
-    c = temporal.get()
-    with temporal_errors(poll=seller_location(seller_id)):
-        status = await sellers.apply_event(c, seller_id, event, budget=temporal.budget())
+    async with call.admitted() as c:
+        with temporal_errors(poll=seller_location(seller_id)):
+            status = await sellers.apply_event(c, seller_id, event, budget=call.budget)
     log.info("event applied", seller_id=seller_id, event_type=event["type"], actor=caller.name)
     return seller_view(settings, status)

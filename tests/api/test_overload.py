@@ -94,6 +94,32 @@ async def test_an_event_not_accepted_in_time_is_503_and_safe_to_send_again(
     assert [e.get("event_id") for e in audit if e["type"] == "business_number_provided"] == ["e-1"]
 
 
+async def test_beyond_the_requests_let_through_one_is_shed_at_once_with_503(
+    dev_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    stack = Stack(dev_env.client, make_settings(tmp_path / "data"))
+    settings = api_settings(stack).model_copy(
+        update={"api_temporal_timeout_seconds": 3.0, "api_max_in_flight": 1}
+    )
+    app = create_app(settings, client=dev_env.client)
+    transport = httpx.ASGITransport(app=app)
+    seller = new_id("s")
+    started = await sellers.sign_up(
+        stack.client, SignUp(seller_id=seller, email="owner@example.com"), task_queue=stack.task_queue
+    )
+    stack.started.append(started.handle)
+    async with httpx.AsyncClient(transport=transport, base_url="http://api.test", headers=AUTH) as http:
+        waiting = asyncio.create_task(http.get(f"/v1/sellers/{seller}"))  # no worker: it waits its 3 s
+        await asyncio.sleep(0.3)
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        shed = await http.get(f"/v1/sellers/{seller}")
+        assert shed.status_code == 503 and shed.json()["code"] == "overloaded", shed.text
+        assert loop.time() - began < 2 and "Retry-After" in shed.headers
+        assert (await waiting).status_code == 503
+    await stack.stop_everything()
+
+
 async def test_an_update_accepted_but_not_finished_in_time_is_202(
     api: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
