@@ -23,12 +23,13 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import sys
 import tempfile
 import time
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,8 @@ class Answer:
     status: int
     seconds: float
     retry_after: str | None = None
+    server_seconds: float | None = None
+    """What the API's ``Server-Timing`` says it took (the rest is the client's and the network's)."""
 
 
 @dataclass
@@ -67,6 +70,8 @@ class Report:
     wall_seconds: float
     statuses: dict[str, dict[str, int]]
     latency_seconds: dict[str, float]
+    server_seconds: dict[str, float] = field(default_factory=dict)
+    """The same, as the API measured it (arrival to answer)."""
     median_by_answer: dict[str, float] = field(default_factory=dict)
     """The median latency of each kind of answer (``event 503``…)."""
     lies: list[str] = field(default_factory=list)
@@ -85,6 +90,9 @@ class Report:
             lines.append(f"  {kind:<8} " + ", ".join(f"{n} x {code}" for code, n in sorted(counts.items())))
         lines.append(
             "  latency  " + ", ".join(f"{name} {value:.2f} s" for name, value in self.latency_seconds.items())
+        )
+        lines.append(
+            "  in API   " + ", ".join(f"{name} {value:.2f} s" for name, value in self.server_seconds.items())
         )
         lines.append(
             "  median   "
@@ -115,32 +123,37 @@ async def _timed(kind: str, seller_id: str, request: Awaitable[httpx.Response]) 
         response.status_code,
         time.perf_counter() - started,
         response.headers.get("Retry-After"),
+        _server_seconds(response.headers.get("Server-Timing")),
     )
 
 
-async def _exists(client: Client, seller_id: str) -> bool:
+def _server_seconds(header: str | None) -> float | None:
+    found = re.search(r"\bapp;dur=([0-9.]+)", header or "")
+    return float(found.group(1)) / 1000 if found else None
+
+
+async def _applied(client: Client, answer: Answer) -> int:
+    """How many times the request was carried out: a sign-up's workflow, an event in the audit."""
+    handle = client.get_workflow_handle(seller_workflow_id(answer.seller_id))
     try:
-        await client.get_workflow_handle(seller_workflow_id(seller_id)).describe()
+        if answer.kind == "sign-up":
+            await handle.describe()
+            return 1
+        audit = await handle.query("audit")
     except RPCError:
-        return False
-    return True
-
-
-async def _event_count(client: Client, seller_id: str) -> int:
-    """How many times the burst's event was applied to the seller (0 when it was not)."""
-    audit = await client.get_workflow_handle(seller_workflow_id(seller_id)).query("audit")
-    event_id = event_body(seller_id)["event_id"]
+        return 0
+    event_id = event_body(answer.seller_id)["event_id"]
     return sum(1 for entry in audit if entry.get("event_id") == event_id)
 
 
-async def _eventually(check: Callable[[], Awaitable[bool]]) -> bool:
+async def _settled(client: Client, answer: Answer) -> int:
+    """:func:`_applied`, once it is (or after ``SETTLE_SECONDS``: a 202 may take a while)."""
     deadline = time.monotonic() + SETTLE_SECONDS
-    while time.monotonic() < deadline:
-        with contextlib.suppress(RPCError):
-            if await check():
-                return True
+    while True:
+        count = await _applied(client, answer)
+        if count or time.monotonic() > deadline:
+            return count
         await asyncio.sleep(0.5)
-    return False
 
 
 async def _resend(http: httpx.AsyncClient, answer: Answer) -> int:
@@ -162,11 +175,16 @@ async def _resend(http: httpx.AsyncClient, answer: Answer) -> int:
     return 503
 
 
+def _failed(status: int) -> bool:
+    return status == 0 or (status >= 500 and status != 503)
+
+
 async def check(http: httpx.AsyncClient, client: Client, answer: Answer) -> tuple[list[str], bool]:
     """What was wrong with one answer (nothing, ideally), and whether it had to be sent again."""
     name = f"{answer.kind} {answer.seller_id}: {answer.status}"
-    if answer.status == 504 or answer.status == 0 or (answer.status >= 500 and answer.status != 503):
-        return [f"{name}: an error for a request that may well have been done"], False
+    if _failed(answer.status):  # 504 above all: an error, for work that may well have been done
+        done = "applied" if await _settled(client, answer) else "not applied"
+        return [f"{name}: an error for a request that was {done}"], False
     if answer.status == 503:
         if answer.retry_after is None:
             return [f"{name} without Retry-After"], False
@@ -175,17 +193,11 @@ async def check(http: httpx.AsyncClient, client: Client, answer: Answer) -> tupl
             return [f"{name}, sent again: {again}"], True
     elif not 200 <= answer.status < 300:
         return [f"{name}: refused"], False
-    if answer.kind == "sign-up":
-        applied = await _eventually(lambda: _exists(client, answer.seller_id))
-        return ([] if applied else [f"{name} but no workflow"]), answer.status == 503
-
-    async def once() -> bool:
-        return await _event_count(client, answer.seller_id) >= 1
-
-    if not await _eventually(once):
-        return [f"{name} but the event was not applied"], answer.status == 503
-    count = await _event_count(client, answer.seller_id)
-    return ([] if count == 1 else [f"{name} but applied {count} times"]), answer.status == 503
+    count = await _settled(client, answer)
+    resent = answer.status == 503
+    if count == 0:
+        return [f"{name} but it was not applied"], resent
+    return ([] if count == 1 else [f"{name} but applied {count} times"]), resent
 
 
 async def burst(base_url: str, token: str, client: Client, *, sign_ups: int, events: int) -> Report:
@@ -212,6 +224,7 @@ async def burst(base_url: str, token: str, client: Client, *, sign_ups: int, eve
     for answer in answers:
         statuses[answer.kind][str(answer.status)] += 1
     seconds = [a.seconds for a in answers]
+    server = [a.server_seconds for a in answers if a.server_seconds is not None]
     by_answer: dict[str, list[float]] = {}
     for answer in answers:
         by_answer.setdefault(f"{answer.kind} {answer.status}", []).append(answer.seconds)
@@ -224,6 +237,11 @@ async def burst(base_url: str, token: str, client: Client, *, sign_ups: int, eve
             "p50": percentile(seconds, 50),
             "p95": percentile(seconds, 95),
             "max": max(seconds, default=0.0),
+        },
+        server_seconds={
+            "p50": percentile(server, 50),
+            "p95": percentile(server, 95),
+            "max": max(server, default=0.0),
         },
         median_by_answer={name: percentile(values, 50) for name, values in sorted(by_answer.items())},
         lies=[lie for problems, _ in checked for lie in problems],

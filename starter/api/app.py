@@ -28,6 +28,7 @@ from starter.api import broker, checklist, errors, health, openapi, returns, sel
 from starter.api.deps import Temporal, require_secrets
 from starter.api.limits import BoundedBody
 from starter.api.page import ChecklistPage
+from starter.api.timing import Timing
 
 API_VERSION = "1.0.0"
 """Version of the ``/v1`` contract in the OpenAPI document (not the package version)."""
@@ -81,6 +82,7 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
     app.add_middleware(
         BoundedBody, max_bytes=settings.api_max_body_bytes, timeout=settings.api_body_timeout_seconds
     )
+    app.add_middleware(Timing)  # outermost: the arrival is noted before anything else runs
     # FastAPI's documented way to customise the document is to replace this method.
     app.openapi = functools.partial(openapi.document, app)  # type: ignore[method-assign]
     return app

@@ -29,9 +29,9 @@ from gateway.connection import connect, describe_target
 from starter import webhooks
 from starter.api.auth import TokenError, Tokens
 from starter.api.errors import refuse
-from starter.api.limits import ARRIVED
 from starter.api.listing import page_key
 from starter.api.page import ChecklistPage
+from starter.api.timing import ARRIVED
 from starter.links import checklist_keys
 
 log = structlog.get_logger("api")
@@ -141,7 +141,7 @@ class Temporal:
 class Call:
     """One request's way to Temporal: the client, and the time the request has for it.
 
-    The time counts from the request's arrival (:data:`starter.api.limits.ARRIVED`), so a request
+    The time counts from the request's arrival (:data:`starter.api.timing.ARRIVED`), so a request
     that waited for the CPU in a busy API does not also wait its full time on Temporal.
     """
 

@@ -21,8 +21,6 @@ from starter.api.errors import answer
 from starter.api.problems import ApiProblem
 
 CLOSE = {"Connection": "close"}
-ARRIVED = "carm.arrived"
-"""The scope key of when the request arrived (the loop's clock): its time with Temporal counts from it."""
 
 
 def too_large(limit: int) -> ApiProblem:
@@ -62,7 +60,6 @@ class BoundedBody:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        scope[ARRIVED] = asyncio.get_running_loop().time()
         length = declared_length(scope)
         if length is not None and length > self.max_bytes:
             await answer(Request(scope), too_large(self.max_bytes))(scope, receive, send)

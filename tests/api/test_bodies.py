@@ -217,3 +217,10 @@ async def test_unknown_paths_and_methods_are_problem_documents(api: Api) -> None
     assert r.status_code == 405 and r.json()["type"].endswith("/method-not-allowed")
     r = await api.http.get("/v1/sellers", params={"page_size": 500})
     assert r.status_code == 422 and r.json()["field"] == "page_size"
+
+
+async def test_every_answer_says_how_long_the_api_took(api: Api) -> None:
+    r = await api.http.get("/v1/sellers/nobody-at-all")
+    assert r.status_code == 404
+    name, _, duration = r.headers["Server-Timing"].partition(";dur=")
+    assert name == "app" and float(duration) >= 0

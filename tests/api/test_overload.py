@@ -18,6 +18,7 @@ from domain.payloads import SignUp
 from domain.workflow_ids import seller_workflow_id
 from gateway.errors import Accepted
 from starter.api import create_app
+from starter.api.deps import ADMISSION_WAIT_SECONDS
 from testing.stack import make_settings, running
 from tests.api.helpers import AUTH, api_settings
 from tests.conftest import Stack, new_id
@@ -99,7 +100,7 @@ async def test_beyond_the_requests_let_through_one_is_shed_at_once_with_503(
 ) -> None:
     stack = Stack(dev_env.client, make_settings(tmp_path / "data"))
     settings = api_settings(stack).model_copy(
-        update={"api_temporal_timeout_seconds": 3.0, "api_max_in_flight": 1}
+        update={"api_temporal_timeout_seconds": ADMISSION_WAIT_SECONDS + 3, "api_max_in_flight": 1}
     )
     app = create_app(settings, client=dev_env.client)
     transport = httpx.ASGITransport(app=app)
@@ -109,13 +110,13 @@ async def test_beyond_the_requests_let_through_one_is_shed_at_once_with_503(
     )
     stack.started.append(started.handle)
     async with httpx.AsyncClient(transport=transport, base_url="http://api.test", headers=AUTH) as http:
-        waiting = asyncio.create_task(http.get(f"/v1/sellers/{seller}"))  # no worker: it waits its 3 s
+        waiting = asyncio.create_task(http.get(f"/v1/sellers/{seller}"))  # no worker: it waits it out
         await asyncio.sleep(0.3)
         loop = asyncio.get_running_loop()
         began = loop.time()
         shed = await http.get(f"/v1/sellers/{seller}")
         assert shed.status_code == 503 and shed.json()["code"] == "overloaded", shed.text
-        assert loop.time() - began < 2 and "Retry-After" in shed.headers
+        assert loop.time() - began < ADMISSION_WAIT_SECONDS + 1 and "Retry-After" in shed.headers
         assert (await waiting).status_code == 503
     await stack.stop_everything()
 
