@@ -27,7 +27,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from domain.errors import NotAllowedNow, Rejection
 from gateway.errors import Accepted, Conflict, NotFound, QueryFailed, QueryRefused, TimedOut, Unavailable
-from starter.api.problems import MEDIA_TYPE, ApiProblem, Kind, Problem
+from starter.api.problems import MEDIA_TYPE, ApiProblem, Kind
 
 log = structlog.get_logger("api")
 T = TypeVar("T")
@@ -66,6 +66,7 @@ _MEANINGS = {
 }
 
 PROBLEM_SCHEMA = {"$ref": "#/components/schemas/Problem"}
+""":class:`starter.api.problems.Problem`, which :mod:`starter.api.openapi` adds to the components."""
 
 
 def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
@@ -280,6 +281,3 @@ class ContainUnexpected:
             if not started:
                 problem = ApiProblem(500, INTERNAL_ERROR, code="internal_error")
                 await answer(Request(scope), problem)(scope, receive, send)
-
-
-__all__ = ["PROBLEM_SCHEMA", "Problem"]
