@@ -1,6 +1,9 @@
 """Build the delivery activities for the channels the settings choose."""
 
+from datetime import timedelta
+
 from activities.adapters.http import HttpBroker, HttpWarehouse
+from activities.adapters.ledger import PostgresLedger, SentLedger, SqliteLedger
 from activities.adapters.outbox import OutboxBroker, OutboxNotifier, OutboxSink, OutboxWarehouse
 from activities.adapters.rendering import TemplateRenderer
 from activities.adapters.smtp import SmtpNotifier
@@ -23,11 +26,12 @@ def build_delivery_activities(settings: Settings) -> DeliveryActivities:
             sender=settings.smtp_from,
             operations_email=settings.operations_email,
             broker_email=settings.broker_email,
-            ledger_path=settings.data_dir / "smtp-ledger.sqlite3",
+            ledger=sent_ledger(settings),
             username=settings.smtp_username,
             password=settings.smtp_password,
             starttls=settings.smtp_starttls,
             timeout=timeout,
+            keep_sent_for=timedelta(days=settings.ledger_retention_days),
         )
 
     broker: Broker = OutboxBroker(outbox)
@@ -47,6 +51,13 @@ def build_delivery_activities(settings: Settings) -> DeliveryActivities:
 
     renderer = TemplateRenderer(company=CompanyWords.from_settings(settings))
     return DeliveryActivities(notifier, broker, warehouse, renderer, mint_link)
+
+
+def sent_ledger(settings: Settings) -> SentLedger:
+    """PostgreSQL when ``LEDGER_DATABASE_URL`` is set (every replica shares it), else a local file."""
+    if settings.ledger_database_url is not None:
+        return PostgresLedger(settings.ledger_database_url.get_secret_value())
+    return SqliteLedger(settings.data_dir / "smtp-ledger.sqlite3")
 
 
 def _required(url: str | None, variable: str, channel_variable: str) -> str:

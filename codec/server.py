@@ -20,6 +20,12 @@ the token must equal the shared token or be accepted by the OIDC provider's user
 (the Web UI forwards its user's access token there with ``TEMPORAL_CODEC_PASS_ACCESS_TOKEN``),
 optionally restricted to ``CODEC_SERVER_ALLOWED_EMAILS``. Listening beyond loopback without a check
 is refused unless ``CODEC_SERVER_ALLOW_UNAUTHENTICATED`` says another gate is in front.
+
+Without a token check, the server also refuses (400) a request whose ``Host`` is not one it
+serves (loopback names and the bind address, or ``CODEC_SERVER_ALLOWED_HOSTS``): a web page whose
+own name an attacker points at 127.0.0.1 (DNS rebinding) would otherwise reach it "same-origin",
+past CORS, and read decrypted payloads. With a token check the token is the gate: such a page
+cannot know it.
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from google.protobuf import json_format
 from starlette.middleware.cors import CORSMiddleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from temporalio.api.common.v1 import Payloads
 from temporalio.converter import PayloadCodec
 
@@ -51,6 +58,9 @@ ALLOWED_HEADERS = ["Content-Type", "X-Namespace", "Authorization", "Authorizatio
 USERINFO_CACHE_SECONDS = 60.0
 USERINFO_CACHE_SIZE = 1024
 LOOPBACK_NAMES = {"localhost"}
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
+"""The ``Host`` names a browser on this machine uses for a loopback server (IPv6 in brackets)."""
+WILDCARD_BINDS = {"0.0.0.0", "::"}
 
 
 class ConfigError(ValueError):
@@ -73,6 +83,14 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def served_hosts(bind_host: str) -> list[str]:
+    """The ``Host`` names of a server bound to ``bind_host``: loopback names, and the address itself."""
+    hosts = list(LOOPBACK_HOSTS)
+    if bind_host not in WILDCARD_BINDS and not is_loopback(bind_host):
+        hosts.append(f"[{bind_host}]" if ":" in bind_host else bind_host)
+    return hosts
 
 
 def _email_allowed(email: str, allowed: Sequence[str]) -> bool:
@@ -161,8 +179,12 @@ def create_app(
     namespace: str,
     cors_origins: Sequence[str],
     access: AccessCheck | None = None,
+    allowed_hosts: Sequence[str] | None = None,
 ) -> FastAPI:
-    """The codec server for ``namespace``, encoding and decoding with ``codec``."""
+    """The codec server for ``namespace``, encoding and decoding with ``codec``.
+
+    ``allowed_hosts``: the ``Host`` names it answers (any when ``None``).
+    """
     access = access or AccessCheck()
     app = FastAPI(
         title="carm-returns codec server",
@@ -179,6 +201,9 @@ def create_app(
         allow_credentials=True,  # TEMPORAL_CODEC_INCLUDE_CREDENTIALS (cookies to a gate in front)
         max_age=600,
     )
+    if allowed_hosts is not None:
+        # Outermost: a rebinding page's request is refused before anything else reads it.
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts), www_redirect=False)
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
@@ -239,4 +264,5 @@ def app_from_settings(settings: Settings, *, http: httpx.AsyncClient | None = No
         namespace=settings.temporal_namespace,
         cors_origins=settings.codec_cors_origins,
         access=access,
+        allowed_hosts=None if access.required else settings.codec_server_allowed_hosts or served_hosts(host),
     )

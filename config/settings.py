@@ -9,7 +9,7 @@ from datetime import date
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, Field, SecretStr, field_validator
+from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from domain.business_days import DEFAULT_TIMEZONE
@@ -53,11 +53,28 @@ class Settings(BaseSettings):
     )
 
     temporal_address: str = "localhost:7233"
-    """Temporal frontend (host:port)."""
+    """Temporal frontend (host:port); a profile's address when unset and ``TEMPORAL_PROFILE`` names one."""
     temporal_namespace: str = "default"
-    """Temporal namespace."""
+    """Temporal namespace (likewise from the profile when unset)."""
     temporal_task_queue: str = "carm-returns"
     """Task queue of the worker."""
+    temporal_api_key: SecretStr | None = None
+    """API key sent to Temporal (Temporal Cloud, or a cluster that checks keys); turns TLS on."""
+    temporal_tls: bool | None = None
+    """``true`` for TLS with the system's roots; ``false`` to refuse TLS even with an API key."""
+    temporal_tls_server_ca_cert_path: str | None = None
+    """PEM file of the CA that signed the frontend's certificate (turns TLS on;
+    ``TEMPORAL_TLS_SERVER_CA_CERT_DATA`` takes the PEM itself)."""
+    temporal_tls_server_name: str | None = None
+    """Name to check the frontend's certificate against, when not the address's host."""
+    temporal_tls_client_cert_path: str | None = None
+    """PEM file of this client's certificate, for mTLS (``..._CLIENT_CERT_DATA``: the PEM itself)."""
+    temporal_tls_client_key_path: str | None = None
+    """PEM file of this client's private key, for mTLS (``..._CLIENT_KEY_DATA``: the PEM itself)."""
+    temporal_profile: str | None = None
+    """Profile of the ``temporal`` CLI's configuration file to connect with (``default`` when unset)."""
+    temporal_config_file: str | None = None
+    """That TOML file; unset: ``~/.config/temporalio/temporal.toml``. Variables above override it."""
 
     data_dir: Path = Path("data")
     """Data folder: dev server database, outbox, SMTP sent-ledger."""
@@ -80,6 +97,11 @@ class Settings(BaseSettings):
     """SMTP password."""
     smtp_starttls: bool = False
     """Upgrade the SMTP connection with STARTTLS."""
+    ledger_database_url: SecretStr | None = None
+    """PostgreSQL the SMTP sent-ledger lives in (``postgresql://user@host/db``; the password may come
+    from ``PGPASSWORD``), shared by every worker replica; unset: ``DATA_DIR/smtp-ledger.sqlite3``."""
+    ledger_retention_days: int = Field(default=30, gt=0)
+    """The sent-ledger forgets a message this many days after it was sent (longer than deliveries retry)."""
     operations_email: str = "operations@carm-returns.local"
     """Where alerts for operations go."""
     broker_email: str = "broker@carm-returns.local"
@@ -105,11 +127,29 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     """Interface the HTTP API listens on."""
     api_token: str | None = None
-    """Bearer token for the internal ``/v1`` endpoints."""
+    """A bearer token with every role of ``/v1``, named ``admin`` (see ``API_TOKENS``)."""
+    api_tokens: SecretStr | None = None
+    """Bearer tokens with one role each, ``name:role:token[,name:role:token...]``; roles ``signup``
+    (sign-up, a seller's status and events, a parcel's decision), ``warehouse`` (arrivals, a
+    parcel's status), ``operations`` (everything under ``/v1``). The name is recorded as the actor."""
     broker_webhook_secret: str | None = None
-    """HMAC-SHA256 key of the broker's ``X-Broker-Signature``."""
+    """Standard Webhooks secret of the broker's webhook, ``whsec_<base64>``; comma-separated to rotate
+    (every one verifies)."""
     checklist_link_secret: str | None = None
-    """Key of the sellers' checklist links; derived from ``API_TOKEN`` when unset."""
+    """Key of the sellers' checklist links, comma-separated to rotate (the first signs, every one
+    verifies); derived from ``API_TOKEN`` when unset, required when only ``API_TOKENS`` is set."""
+    api_max_body_bytes: int = Field(default=65_536, gt=0)
+    """Largest request body the API reads; a larger one is 413 before anything parses it."""
+    api_body_timeout_seconds: float = Field(default=10.0, gt=0)
+    """A request body that has not fully arrived this long after the API began reading it is 408."""
+    api_temporal_timeout_seconds: float = Field(default=10.0, gt=0)
+    """How long a request waits for Temporal: not taken by then is 503 with ``Retry-After``; an update
+    taken but not finished is 202 with a ``Location`` to poll."""
+    api_max_in_flight: int = Field(default=1000, gt=0)
+    """Requests the API lets wait on Temporal at once; one more waits up to two seconds for a place,
+    else is 503 with ``Retry-After`` (nothing done). A safety valve: lower it to shed earlier."""
+    api_retry_after_seconds: int = Field(default=5, ge=0)
+    """The ``Retry-After`` of a 503 (and of a 202: when to poll)."""
     public_base_url: str = "http://localhost:8000"
     """Where sellers reach the API (used in checklist links)."""
     checklist_link_days: int = Field(default=30, gt=0)
@@ -143,6 +183,10 @@ class Settings(BaseSettings):
     """With the OIDC check, only these users (``ops@example.com``, or ``@example.com`` for a domain)."""
     codec_server_allow_unauthenticated: bool = False
     """Let the codec server listen beyond loopback without a token check (only behind another gate)."""
+    codec_server_allowed_hosts: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    """Without a token check, the only ``Host`` names the codec server answers (comma-separated, no
+    port); unset: ``localhost``, ``127.0.0.1``, ``[::1]`` and the ``CODEC_SERVER_BIND`` address. Any
+    other is refused, so a web page cannot reach it by DNS rebinding."""
 
     required_steps: StepList = Field(default_factory=lambda: list(Step))
     """Steps a seller must complete to be cleared (only ``rpp_enrollment`` may be left out)."""
@@ -199,6 +243,7 @@ class Settings(BaseSettings):
         "warehouse_holiday_categories",
         "codec_cors_origins",
         "codec_server_allowed_emails",
+        "codec_server_allowed_hosts",
         mode="before",
     )
     @classmethod
@@ -216,17 +261,60 @@ class Settings(BaseSettings):
             raise ValueError(f"only rpp_enrollment may be optional; missing: {', '.join(ordered(missing))}")
         return ordered(set(value))
 
-    @field_validator("warehouse_holiday_subdivision", mode="before")
+    @field_validator(
+        "warehouse_holiday_subdivision",
+        "temporal_tls",
+        "temporal_tls_server_ca_cert_path",
+        "temporal_tls_server_name",
+        "temporal_tls_client_cert_path",
+        "temporal_tls_client_key_path",
+        "temporal_profile",
+        "temporal_config_file",
+        mode="before",
+    )
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         return None if value == "" else value
 
     @field_validator(
-        "payload_codec_keys", "codec_server_token", "codec_server_oidc_userinfo_url", mode="before"
+        "payload_codec_keys",
+        "codec_server_token",
+        "codec_server_oidc_userinfo_url",
+        "api_tokens",
+        "temporal_api_key",
+        "ledger_database_url",
+        mode="before",
     )
     @classmethod
     def _blank_secret_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _ledger_outlives_retries(self) -> "Settings":
+        # A key forgotten while its delivery may still be retried could be sent twice.
+        if self.ledger_retention_days * 86_400 <= self.delivery_give_up_after_seconds:
+            raise ValueError(
+                "LEDGER_RETENTION_DAYS must be longer than DELIVERY_GIVE_UP_AFTER_SECONDS "
+                "(a message still being retried must not be forgotten)"
+            )
+        return self
+
+    def temporal_environment(self) -> dict[str, str]:
+        """The connection settings this process was given, as the ``TEMPORAL_*`` variables they are.
+
+        Read from the environment or passed in code (tests do), they override the profile file
+        field by field, as they do for the ``temporal`` CLI. Those left at their default do not,
+        so a profile's address is not replaced by ``localhost:7233``.
+        """
+        found: dict[str, str] = {}
+        for name in sorted(self.model_fields_set):
+            value = getattr(self, name)
+            if not name.startswith("temporal_") or name == "temporal_task_queue" or value is None:
+                continue
+            if isinstance(value, SecretStr):
+                value = value.get_secret_value()
+            found[name.upper()] = str(value).lower() if isinstance(value, bool) else str(value)
+        return found
 
     def workflow_settings(self, today: date) -> WorkflowSettings:
         """The snapshot for a workflow run starting ``today`` (loads the holiday calendar)."""

@@ -14,10 +14,13 @@ from domain.steps import Party, Step
 
 STAGES: tuple[str, ...] = (*(s.value for s in Step), "cleared", "opted_out")
 PARTIES: tuple[str, ...] = tuple(p.value for p in Party)
+STATES: tuple[str, ...] = ("held", "released", "forwarded", "disposed")
+"""A parcel's ``ReturnState``."""
 _ID_RE = re.compile(ID_PATTERN)
 
 _SELLERS = ("WorkflowType = 'SellerOnboarding'", "ExecutionStatus = 'Running'")
-_HELD = ("WorkflowType = 'ReturnHold'", "ExecutionStatus = 'Running'", "ReturnState = 'held'")
+_PARCELS = ("WorkflowType = 'ReturnHold'",)
+_OPEN = "ExecutionStatus = 'Running'"
 
 
 def is_id(value: str) -> bool:
@@ -59,9 +62,17 @@ def sellers_query(
     return " AND ".join(clauses)
 
 
-def parcels_query(*, seller: str | None = None, due_by: datetime | None = None) -> str:
-    """Held parcels, of one seller and/or disposed by ``due_by``."""
-    clauses = list(_HELD)
+def returns_query(
+    *, seller: str | None = None, state: str | None = None, due_by: datetime | None = None
+) -> str:
+    """Parcels of one seller, in one state, disposed by ``due_by``: open ones, unless a final
+    ``state`` is asked for (a parcel's workflow closes once it is released, forwarded or disposed,
+    so those are found among the closed ones Temporal still keeps)."""
+    clauses = list(_PARCELS)
+    if state is None or state == "held":
+        clauses.append(_OPEN)
+    if state is not None:
+        clauses.append(f"ReturnState = {quoted(state, lambda v: v in STATES)}")
     if seller is not None:
         clauses.append(f"SellerId = {quoted(seller, is_id)}")
     if due_by is not None:
@@ -69,6 +80,11 @@ def parcels_query(*, seller: str | None = None, due_by: datetime | None = None) 
         # to the bound, and every deadline is a midnight. Callers filter exactly.
         clauses.append(f"DisposalDueAt <= '{rfc3339(due_by + timedelta(seconds=1))}'")
     return " AND ".join(clauses)
+
+
+def parcels_query(*, seller: str | None = None, due_by: datetime | None = None) -> str:
+    """Held parcels, of one seller and/or disposed by ``due_by``."""
+    return returns_query(seller=seller, state="held", due_by=due_by)
 
 
 def parcels_waiting_on_operations() -> str:

@@ -54,6 +54,19 @@ class TimedOut(GatewayError):
     code = "timed_out"
 
 
+class Accepted(GatewayError):
+    """Temporal accepted the request (an update is in the workflow's history) but it has not finished
+    within the caller's time: it will, and its outcome can be asked for later."""
+
+    code = "accepted"
+
+
+class QueryRefused(GatewayError):
+    """The visibility store refused a list query (the namespace lacks the search attributes)."""
+
+    code = "list_query_refused"
+
+
 class QueryFailed(GatewayError):
     """The workflow could not answer a query."""
 

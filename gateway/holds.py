@@ -20,7 +20,8 @@ from domain.payloads import (
 )
 from domain.state import AuditEntry
 from domain.workflow_ids import hold_workflow_id
-from gateway.calls import Started, call, start_once
+from gateway.budget import Budget
+from gateway.calls import Started, call, query, start_once, update
 from gateway.errors import Conflict, NotFound
 from workflows.return_hold import ReturnHold
 
@@ -37,11 +38,13 @@ def hold_handle(client: Client, shipment_id: str) -> WorkflowHandle[ReturnHold, 
     return client.get_workflow_handle_for(ReturnHold.run, hold_workflow_id(shipment_id))
 
 
-async def record_arrival(client: Client, arrival: Arrival, *, task_queue: str) -> Started[ReturnHold]:
+async def record_arrival(
+    client: Client, arrival: Arrival, *, task_queue: str, budget: Budget | None = None
+) -> Started[ReturnHold]:
     """Start a returned parcel's hold, or keep the one that runs (``Conflict`` if another seller's)."""
-    started = await _start(client, arrival, task_queue=task_queue)
+    started = await _start(client, arrival, task_queue=task_queue, budget=budget)
     if not started.created:
-        recorded = (await hold_status(client, arrival.shipment_id)).seller_id
+        recorded = (await hold_status(client, arrival.shipment_id, budget=budget)).seller_id
         if recorded != arrival.seller_id:
             raise Conflict(
                 f"parcel '{arrival.shipment_id}' is recorded under seller '{recorded}', not "
@@ -52,7 +55,9 @@ async def record_arrival(client: Client, arrival: Arrival, *, task_queue: str) -
     return started
 
 
-async def _start(client: Client, arrival: Arrival, *, task_queue: str) -> Started[ReturnHold]:
+async def _start(
+    client: Client, arrival: Arrival, *, task_queue: str, budget: Budget | None
+) -> Started[ReturnHold]:
     return await start_once(
         client,
         ReturnHold.run,
@@ -67,17 +72,20 @@ async def _start(client: Client, arrival: Arrival, *, task_queue: str) -> Starte
             "Held at the U.S. warehouse until released to the broker, forwarded or disposed. "
             "Query `status` for the deadline and business days left."
         ),
+        budget=budget,
     )
 
 
-async def hold_status(client: Client, shipment_id: str) -> HoldStatus:
+async def hold_status(client: Client, shipment_id: str, *, budget: Budget | None = None) -> HoldStatus:
     handle = hold_handle(client, shipment_id)
-    return await call(
+    status: HoldStatus = await call(
         handle,
-        lambda: handle.query(ReturnHold.status),
+        lambda: query(handle, ReturnHold.status, budget),
         missing=not_recorded(shipment_id),
         ended=lambda: _outcome(handle),
+        budget=budget,
     )
+    return status
 
 
 async def _outcome(handle: WorkflowHandle[ReturnHold, Any]) -> NotAllowedNow:
@@ -88,28 +96,36 @@ async def _outcome(handle: WorkflowHandle[ReturnHold, Any]) -> NotAllowedNow:
     )
 
 
-async def decide(client: Client, shipment_id: str, decision: Decision) -> HoldStatus:
+async def decide(
+    client: Client, shipment_id: str, decision: Decision, *, budget: Budget | None = None
+) -> HoldStatus:
     """The seller's decision; ``NotAllowedNow`` once the parcel is no longer held."""
     handle = hold_handle(client, shipment_id)
     request = DecideRequest.model_validate(decision.model_dump(mode="json", exclude_none=True))
-    return await call(
+    status: HoldStatus = await call(
         handle,
-        lambda: handle.execute_update(ReturnHold.decide, request),
+        lambda: update(handle, ReturnHold.decide, request, budget=budget),
         missing=not_recorded(shipment_id),
         ended=lambda: _outcome(handle),
+        budget=budget,
     )
+    return status
 
 
-async def extend_hold(client: Client, shipment_id: str, extension: ExtendHold) -> HoldStatus:
+async def extend_hold(
+    client: Client, shipment_id: str, extension: ExtendHold, *, budget: Budget | None = None
+) -> HoldStatus:
     """Operations move the deadline; ``NotAllowedNow`` once the parcel is no longer held."""
     handle = hold_handle(client, shipment_id)
     request = ExtendHoldRequest.model_validate(extension.model_dump(mode="json"))
-    return await call(
+    status: HoldStatus = await call(
         handle,
-        lambda: handle.execute_update(ReturnHold.extend_hold, request),
+        lambda: update(handle, ReturnHold.extend_hold, request, budget=budget),
         missing=not_recorded(shipment_id),
         ended=lambda: _outcome(handle),
+        budget=budget,
     )
+    return status
 
 
 async def reassign(client: Client, shipment_id: str, move: Reassign) -> HoldStatus:

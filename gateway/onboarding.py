@@ -11,7 +11,8 @@ from domain.onboarding import OnboardingStatus
 from domain.payloads import SellerDisposition, SignUp
 from domain.state import AuditEntry
 from domain.workflow_ids import seller_workflow_id
-from gateway.calls import Started, call, start_once
+from gateway.budget import Budget
+from gateway.calls import Started, call, query, start_once, update
 from gateway.errors import NotFound
 from workflows.onboarding import SellerOnboarding
 
@@ -34,7 +35,9 @@ async def _ended(seller_id: str) -> NotAllowedNow:
     )
 
 
-async def sign_up(client: Client, signup: SignUp, *, task_queue: str) -> Started[SellerOnboarding]:
+async def sign_up(
+    client: Client, signup: SignUp, *, task_queue: str, budget: Budget | None = None
+) -> Started[SellerOnboarding]:
     """Start a seller's onboarding, or keep the one that runs."""
     return await start_once(
         client,
@@ -49,29 +52,41 @@ async def sign_up(client: Client, signup: SignUp, *, task_queue: str) -> Started
             "One workflow per seller, for as long as they are a seller. Current details show "
             "the stage, who must act and what; query `status` for everything."
         ),
+        budget=budget,
     )
 
 
-async def apply_event(client: Client, seller_id: str, event: dict[str, Any]) -> OnboardingStatus:
-    """Send one event; ``InvalidInput`` / ``NotAllowedNow`` when the workflow refuses it."""
+async def apply_event(
+    client: Client, seller_id: str, event: dict[str, Any], *, budget: Budget | None = None
+) -> OnboardingStatus:
+    """Send one event; ``InvalidInput`` / ``NotAllowedNow`` when the workflow refuses it.
+
+    An event with an ``event_id`` is sent as the update of that id, so a caller that sends it again
+    after a timeout joins the first delivery instead of making a second one.
+    """
     handle = seller_handle(client, seller_id)
     envelope = EventEnvelope.model_validate(event)
-    return await call(
+    update_id = f"event-{event['event_id']}" if event.get("event_id") else None
+    status: OnboardingStatus = await call(
         handle,
-        lambda: handle.execute_update(SellerOnboarding.apply_event, envelope),
+        lambda: update(handle, SellerOnboarding.apply_event, envelope, update_id=update_id, budget=budget),
         missing=not_signed_up(seller_id),
         ended=lambda: _ended(seller_id),
+        budget=budget,
     )
+    return status
 
 
-async def seller_status(client: Client, seller_id: str) -> OnboardingStatus:
+async def seller_status(client: Client, seller_id: str, *, budget: Budget | None = None) -> OnboardingStatus:
     handle = seller_handle(client, seller_id)
-    return await call(
+    status: OnboardingStatus = await call(
         handle,
-        lambda: handle.query(SellerOnboarding.status),
+        lambda: query(handle, SellerOnboarding.status, budget),
         missing=not_signed_up(seller_id),
         ended=lambda: _ended(seller_id),
+        budget=budget,
     )
+    return status
 
 
 async def disposition(client: Client, seller_id: str) -> SellerDisposition:

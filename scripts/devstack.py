@@ -538,7 +538,7 @@ class Stack:
             apps.append(("worker", [sys.executable, "worker.py"]))
         else:
             _say("warning: worker.py does not exist yet; no worker started (workflows will not progress)")
-        if (ROOT / "starter" / "api" / "__main__.py").exists():
+        if (ROOT / "starter" / "api" / "__init__.py").exists():
             apps.append(("api", [sys.executable, "-m", "starter.api"]))
         for name, command in apps:
             process = await asyncio.create_subprocess_exec(
@@ -601,11 +601,28 @@ def _tail(path: Path, lines: int = 20) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-DEV_SECRETS = ("API_TOKEN", "BROKER_WEBHOOK_SECRET")
+DEV_SECRETS = ("API_TOKEN", "API_TOKENS", "BROKER_WEBHOOK_SECRET")
+DEV_ROLES = ("signup", "warehouse", "operations")
+
+
+def _dev_value(name: str) -> str:
+    from starter.webhooks import new_secret
+
+    if name == "BROKER_WEBHOOK_SECRET":
+        return new_secret()
+    if name == "API_TOKENS":
+        return ",".join(f"{role}-dev:{role}:{secrets.token_urlsafe(24)}" for role in DEV_ROLES)
+    return secrets.token_urlsafe(24)
+
+
+def _usable(name: str, value: str) -> bool:
+    # A data folder from before Standard Webhooks keeps a plain HMAC key: that one is made anew.
+    return bool(value) and (name != "BROKER_WEBHOOK_SECRET" or value.startswith("whsec_"))
 
 
 def dev_secrets(data_dir: Path) -> dict[str, str]:
-    """``API_TOKEN`` and ``BROKER_WEBHOOK_SECRET`` for the dev stack.
+    """``API_TOKEN`` (every role), ``API_TOKENS`` (one token per role) and ``BROKER_WEBHOOK_SECRET``
+    (a Standard Webhooks ``whsec_`` secret) for the dev stack.
 
     Values set in the environment win; otherwise random ones are made on first use and kept in
     ``DATA_DIR/dev-secrets.env`` (mode 0600) so that links and scripts keep working across runs.
@@ -615,16 +632,25 @@ def dev_secrets(data_dir: Path) -> dict[str, str]:
     if path.exists():
         for line in path.read_text().splitlines():
             name, _, value = line.partition("=")
-            if name in DEV_SECRETS and value:
+            if name in DEV_SECRETS and _usable(name, value):
                 kept[name] = value
     missing = [name for name in DEV_SECRETS if name not in kept]
     if missing:
         for name in missing:
-            kept[name] = secrets.token_urlsafe(24)
+            kept[name] = _dev_value(name)
         data_dir.mkdir(parents=True, exist_ok=True)
         path.write_text("".join(f"{k}={v}\n" for k, v in kept.items()))
         path.chmod(0o600)
     return {name: os.environ.get(name) or kept[name] for name in DEV_SECRETS}
+
+
+def _token_lines(secrets_: dict[str, str]) -> list[str]:
+    lines = [f"  API_TOKEN     {secrets_['API_TOKEN']}   (admin: every role)"]
+    for entry in secrets_["API_TOKENS"].split(","):
+        name, _, rest = entry.partition(":")
+        role, _, token = rest.partition(":")
+        lines.append(f"  {role:<13} {token}   (token {name})")
+    return lines
 
 
 def banner(stack: Stack) -> str:
@@ -658,7 +684,7 @@ def banner(stack: Stack) -> str:
             *(
                 [
                     f"  API           http://localhost:{os.environ.get('API_PORT', '8000')}   (docs: /docs)",
-                    f"  API_TOKEN     {stack.secrets['API_TOKEN']}",
+                    *_token_lines(stack.secrets),
                     f"  BROKER_WEBHOOK_SECRET  {stack.secrets['BROKER_WEBHOOK_SECRET']}",
                     f"                (development values, kept in {config.data_dir / 'dev-secrets.env'})",
                 ]

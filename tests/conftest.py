@@ -1,17 +1,18 @@
-"""Real Temporal servers for the tests: one server of each kind per session.
+"""Real servers for the tests: one Temporal server of each kind, and PostgreSQL, per session.
 
 ``--workflow-environment`` chooses what the dev-server tests run against, as in sdk-python:
 ``local`` (default: a fresh dev server), or ``host:port`` of a running server (a cluster on
 PostgreSQL, say). Tests of time itself always run on the time-skipping server.
 """
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import hypothesis  # noqa: F401  # loaded early: a late import under a deep stack trips CPython 3.11's AST check
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from testing.postgres import postgres_server
 from testing.servers import LOCAL, environment, time_skipping_server
 from testing.stack import Outbox, Stack, make_settings, new_id, running
 
@@ -36,6 +37,13 @@ async def dev_env(request: pytest.FixtureRequest) -> AsyncIterator[WorkflowEnvir
 async def skip_env() -> AsyncIterator[WorkflowEnvironment]:
     async with time_skipping_server() as env:
         yield env
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL server for the session (started by the first test that asks for it)."""
+    with postgres_server() as url:
+        yield url
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 import asyncio
 import json
+import stat
 from pathlib import Path
 
 from activities.adapters.outbox import OutboxBroker, OutboxNotifier, OutboxSink, OutboxWarehouse, file_name
@@ -38,6 +39,14 @@ async def test_notification_is_written_as_readable_json(tmp_path: Path) -> None:
     assert document["subject"] == "Your parcel is held"
     assert document["body"] == MESSAGE.body
     assert document["delivered_at"]
+
+
+async def test_outbox_files_are_readable_by_their_owner_only(tmp_path: Path) -> None:
+    sink = OutboxSink(tmp_path / "outbox")
+    await OutboxNotifier(sink).send(notification(), MESSAGE)
+    [path] = files(tmp_path / "outbox" / "notifications")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) & 0o077 == 0
 
 
 async def test_a_key_already_written_is_refused_and_the_file_is_kept(tmp_path: Path) -> None:

@@ -1,6 +1,10 @@
+import asyncio
 import hashlib
 import socket
+import sqlite3
+import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -10,6 +14,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from activities.adapters import PermanentDeliveryError, TransientDeliveryError
+from activities.adapters.ledger import Claim, PostgresLedger, SentLedger, SqliteLedger
 from activities.adapters.rendering import RenderedMessage, TemplateRenderer
 from activities.adapters.smtp import SmtpNotifier
 from domain.deliveries import Notification
@@ -52,14 +57,14 @@ def smtp_server(request: pytest.FixtureRequest) -> Iterator[tuple[Controller, Re
     controller.stop()
 
 
-def notifier_for(controller: Controller, ledger: Path) -> SmtpNotifier:
+def notifier_for(controller: Controller, ledger: Path | SentLedger) -> SmtpNotifier:
     return SmtpNotifier(
         host="127.0.0.1",
         port=controller.port,
         sender="returns@carm-returns.test",
         operations_email="ops@carm-returns.test",
         broker_email="broker@carm-returns.test",
-        ledger_path=ledger,
+        ledger=SqliteLedger(ledger) if isinstance(ledger, Path) else ledger,
         timeout=5,
     )
 
@@ -162,7 +167,7 @@ async def test_an_unreachable_server_is_retryable(tmp_path: Path) -> None:
         sender="returns@carm-returns.test",
         operations_email="ops@carm-returns.test",
         broker_email="broker@carm-returns.test",
-        ledger_path=tmp_path / "ledger.sqlite3",
+        ledger=SqliteLedger(tmp_path / "ledger.sqlite3"),
         timeout=2,
     )
 
@@ -171,7 +176,9 @@ async def test_an_unreachable_server_is_retryable(tmp_path: Path) -> None:
 
 
 async def test_a_seller_notification_without_an_address_is_a_permanent_failure(tmp_path: Path) -> None:
-    notifier = SmtpNotifier("127.0.0.1", free_port(), "a@b.test", "o@b.test", "b@b.test", tmp_path / "l.db")
+    notifier = SmtpNotifier(
+        "127.0.0.1", free_port(), "a@b.test", "o@b.test", "b@b.test", SqliteLedger(tmp_path / "l.db")
+    )
     nameless = notification().model_copy(update={"to": None})
 
     with pytest.raises(PermanentDeliveryError):
@@ -209,3 +216,75 @@ async def test_a_message_goes_as_text_and_html_in_the_sellers_language(
     assert '<html lang="fr">' in page and 'name="viewport"' in page
     assert "Bonjour Boutique &lt;Lune&gt;," in page  # a business name is text, never markup
     assert f'<a href="{url}">' in page
+
+
+# --- the sent-ledger, on SQLite and on PostgreSQL -------------------------------------------------
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def ledger(request: pytest.FixtureRequest, tmp_path: Path) -> SentLedger:
+    if request.param == "sqlite":
+        return SqliteLedger(tmp_path / "ledger.sqlite3")
+    url: str = request.getfixturevalue("postgres_url")
+    return PostgresLedger(url)
+
+
+async def test_a_claim_is_sent_busy_or_stale(ledger: SentLedger) -> None:
+    key = f"claim-{uuid.uuid4().hex}"
+    assert await ledger.claim(key) is Claim.mine
+    assert await ledger.claim(key) is Claim.busy  # another worker is sending it
+    assert await ledger.claim(key, stale_after=timedelta(0)) is Claim.mine  # its worker died
+    await ledger.sent(key)
+    assert await ledger.claim(key, stale_after=timedelta(0)) is Claim.sent
+    released = f"released-{uuid.uuid4().hex}"
+    assert await ledger.claim(released) is Claim.mine
+    await ledger.release(released)  # refused by the relay: free to send again
+    assert await ledger.claim(released) is Claim.mine
+
+
+async def test_the_ledger_forgets_keys_by_age(ledger: SentLedger) -> None:
+    key = f"old-{uuid.uuid4().hex}"
+    assert await ledger.claim(key) is Claim.mine
+    await ledger.sent(key)
+    await ledger.prune(timedelta(days=30))  # a key sent just now is kept
+    assert await ledger.claim(key) is Claim.sent
+    await asyncio.sleep(0.01)
+    assert await ledger.prune(timedelta(0)) >= 1
+    assert await ledger.claim(key) is Claim.mine
+
+
+async def test_two_workers_sharing_the_postgres_ledger_send_a_key_once(
+    smtp_server: tuple[Controller, Recorder], postgres_url: str
+) -> None:
+    controller, recorder = smtp_server
+    pod_a, pod_b = (notifier_for(controller, PostgresLedger(postgres_url)) for _ in range(2))
+    key = f"onboarding:s-{uuid.uuid4().hex}:next-step:1"
+
+    # A retry on another pod, after the first one sent it: not sent again.
+    assert not (await pod_a.send(notification(key), MESSAGE)).duplicate
+    assert (await pod_b.send(notification(key), MESSAGE)).duplicate
+    assert len(recorder.received) == 1
+
+    # Both at once (a retry overlapping a slow first attempt): one sends, the other waits its turn.
+    both = f"{key}:both"
+    answers = await asyncio.gather(
+        *(pod.send(notification(both), MESSAGE) for pod in (pod_a, pod_b, pod_a, pod_b)),
+        return_exceptions=True,
+    )
+    sent = [a for a in answers if not isinstance(a, BaseException) and not a.duplicate]
+    assert len(sent) == 1, answers
+    assert all(isinstance(a, TransientDeliveryError) or not isinstance(a, BaseException) for a in answers)
+    assert (await pod_b.send(notification(both), MESSAGE)).duplicate  # the retry of a busy one
+    assert [str(m["X-Idempotency-Key"]).strip() for _, m in recorder.received] == [key, both]
+
+
+async def test_a_ledger_written_before_claims_keeps_its_keys(
+    smtp_server: tuple[Controller, Recorder], tmp_path: Path
+) -> None:
+    controller, recorder = smtp_server
+    path = tmp_path / "smtp-ledger.sqlite3"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE sent (key TEXT PRIMARY KEY, sent_at TEXT NOT NULL)")
+        db.execute("INSERT INTO sent VALUES ('k-old', ?)", (datetime.now(UTC).isoformat(),))
+    assert (await notifier_for(controller, path).send(notification("k-old"), MESSAGE)).duplicate
+    assert recorder.received == []

@@ -7,9 +7,15 @@ docs/performance.md, measured with ``python -m bench.run``.
 import json
 from pathlib import Path
 
+import httpx
 import pytest
 
+import bench.burst
+from bench.burst import Answer, burst, check
 from bench.run import SMOKE, Config, main, markdown, run
+from starter.api import create_app
+from tests.api.helpers import AUTH, TOKEN, api_settings, serving
+from tests.conftest import Stack, new_id
 
 SUMMARY_KEYS = {
     "events_per_s_ratio",
@@ -101,3 +107,29 @@ def test_command_line_parses_and_writes_its_results(tmp_path: Path, monkeypatch:
     config = captured["config"]
     assert (config.sellers, config.parts, config.cache, config.scale_holds) == (4, ("throughput",), 50, False)
     assert "machine" in json.loads(out.read_text())
+
+
+async def test_a_burst_against_the_api_gets_only_honest_answers(dev_stack: Stack) -> None:
+    app = create_app(api_settings(dev_stack), client=dev_stack.client)
+    async with serving(app) as base_url:
+        report = await burst(base_url, TOKEN, dev_stack.client, sign_ups=8, events=8)
+    assert report.honest, report.text()
+    assert sum(report.statuses["sign-up"].values()) == sum(report.statuses["event"].values()) == 8
+    assert "504" not in {*report.statuses["sign-up"], *report.statuses["event"]}
+    assert "no answer lied" in report.text()
+
+
+async def test_the_burst_check_finds_an_answer_that_lied(
+    dev_stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bench.burst, "SETTLE_SECONDS", 1.0)
+    app = create_app(api_settings(dev_stack), client=dev_stack.client)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://api.test", headers=AUTH) as http:
+        never = new_id("never-signed-up")
+        lies, _ = await check(http, dev_stack.client, Answer("sign-up", never, 201, 0.1))
+        assert lies == [f"sign-up {never}: 201 but it was not applied"]
+        lies, _ = await check(http, dev_stack.client, Answer("event", never, 504, 20.0))
+        assert lies == [f"event {never}: 504: an error for a request that was not applied"]
+        lies, _ = await check(http, dev_stack.client, Answer("event", never, 503, 1.0))
+        assert lies == [f"event {never}: 503 without Retry-After"]

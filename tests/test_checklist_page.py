@@ -32,7 +32,7 @@ from starter.api import create_app
 from starter.links import checklist_keys, mint_checklist_token
 from testing.journeys import ADDRESS
 from testing.stack import Stack, make_settings, new_id, running
-from tests.api.helpers import TOKEN, serving
+from tests.api.helpers import SECRET, TOKEN, serving
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -299,7 +299,7 @@ class Site:
 @pytest.fixture(scope="module")
 async def site(dev_env: WorkflowEnvironment, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Site]:
     settings = make_settings(
-        tmp_path_factory.mktemp("page") / "data", api_token=TOKEN, broker_webhook_secret="s"
+        tmp_path_factory.mktemp("page") / "data", api_token=TOKEN, broker_webhook_secret=SECRET
     )
     async with running(dev_env.client, settings) as stack:
         settings = settings.model_copy(update={"broker_legal_name": "Douanes Exemple inc."})

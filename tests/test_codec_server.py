@@ -317,6 +317,42 @@ def test_beyond_loopback_needs_an_access_check_or_an_explicit_waiver(
     assert isinstance(app_from_settings(s), FastAPI)
 
 
+async def decode_as(application: FastAPI, host: str, **headers: str) -> httpx.Response:
+    """A decode request that names ``host`` in its Host header, as a browser does."""
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=application), base_url=f"http://{host}"
+    ) as c:
+        return await c.post("/decode", json=await encrypted({"email": EMAIL}), headers=headers)
+
+
+async def test_without_a_token_check_a_rebinding_host_is_refused(tmp_path: Path) -> None:
+    application = app_from_settings(settings(tmp_path, payload_codec_keys=KEYS))
+    for served in ("127.0.0.1:8081", "localhost:8081", "[::1]:8081", "LOCALHOST:8081"):
+        assert (await decode_as(application, served)).status_code == 200, served
+    # A page on attacker.example whose name now resolves to 127.0.0.1: same origin for the browser.
+    for foreign in ("attacker.example:8081", "127.0.0.1.attacker.example:8081", "attacker.example"):
+        rebound = await decode_as(application, foreign, Origin=f"http://{foreign}")
+        assert rebound.status_code == 400, foreign
+        assert EMAIL not in rebound.text
+
+
+async def test_allowed_hosts_can_be_named_and_a_token_check_replaces_the_host_check(tmp_path: Path) -> None:
+    named = settings(
+        tmp_path,
+        payload_codec_keys=KEYS,
+        codec_server_bind="0.0.0.0:8081",
+        codec_server_allow_unauthenticated=True,
+        codec_server_allowed_hosts=["codec.internal"],
+    )
+    assert (await decode_as(app_from_settings(named), "codec.internal:8081")).status_code == 200
+    assert (await decode_as(app_from_settings(named), "localhost:8081")).status_code == 400
+    token = settings(tmp_path, payload_codec_keys=KEYS, codec_server_token="s3cret-token")
+    with_token = app_from_settings(token)
+    assert (await decode_as(with_token, "codec.example.com")).status_code == 401
+    ok = await decode_as(with_token, "codec.example.com", Authorization="Bearer s3cret-token")
+    assert ok.status_code == 200
+
+
 # --- the real server, on loopback --------------------------------------------------------------
 
 

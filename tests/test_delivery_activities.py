@@ -2,6 +2,7 @@ import json
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 from structlog.testing import capture_logs
 from temporalio.activity import _Definition
 from temporalio.exceptions import ApplicationError
@@ -9,6 +10,7 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.adapters import PermanentDeliveryError
 from activities.adapters.http import HttpBroker, HttpWarehouse
+from activities.adapters.ledger import PostgresLedger, SqliteLedger
 from activities.adapters.outbox import OutboxBroker, OutboxNotifier, OutboxSink, OutboxWarehouse
 from activities.adapters.rendering import TemplateError, TemplateRenderer
 from activities.adapters.smtp import SmtpNotifier
@@ -210,7 +212,12 @@ async def test_factory_builds_smtp_and_http_adapters(tmp_path: Path) -> None:
     built = build_delivery_activities(settings)
 
     assert isinstance(built.notifier, SmtpNotifier)
-    assert built.notifier.ledger_path == tmp_path / "smtp-ledger.sqlite3"
+    assert isinstance(built.notifier.ledger, SqliteLedger)
+    assert built.notifier.ledger.path == tmp_path / "smtp-ledger.sqlite3"
+    shared = build_delivery_activities(
+        settings.model_copy(update={"ledger_database_url": SecretStr("postgresql://carm@db.internal/carm")})
+    )
+    assert isinstance(shared.notifier, SmtpNotifier) and isinstance(shared.notifier.ledger, PostgresLedger)
     assert isinstance(built.broker, HttpBroker) and built.broker.base_url == "https://broker.test/api"
     assert isinstance(built.warehouse, HttpWarehouse)
     await built.broker.aclose()
@@ -221,6 +228,11 @@ def test_factory_refuses_to_build_without_a_link_key(tmp_path: Path) -> None:
     # Every seller message carries a checklist link: without a key the worker must not start.
     with pytest.raises(ValueError, match="CHECKLIST_LINK_SECRET or API_TOKEN"):
         build_delivery_activities(Settings(data_dir=tmp_path))
+
+
+def test_the_ledger_keeps_keys_longer_than_deliveries_are_retried() -> None:
+    with pytest.raises(ValueError, match="LEDGER_RETENTION_DAYS must be longer"):
+        Settings(ledger_retention_days=1, delivery_give_up_after_seconds=2 * 86_400)
 
 
 @pytest.mark.parametrize("channel", ["broker", "warehouse"])

@@ -8,20 +8,27 @@ hadolint. The rest reads the files as data and checks what the service relies on
 
 from __future__ import annotations
 
+import base64
+import copy
 import hashlib
+import json
 import re
 import subprocess
 import sys
+import tomllib
 from functools import cache
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
 from temporalio.common import SearchAttributeIndexedValueType
 
 import domain.search_attributes as search_attributes
+from config.settings import Settings
+from starter.api import create_app
 
 ROOT = Path(__file__).resolve().parent.parent
 DEPLOY = ROOT / "deploy"
@@ -50,11 +57,23 @@ RETENTION = "720h"
 """30 days: a ReturnHold id must not be reused while its history is retained."""
 
 REQUIRED_SECRETS = {"API_TOKEN", "BROKER_WEBHOOK_SECRET", "PAYLOAD_CODEC_KEYS"}
+K8S_REQUIRED_SECRETS = REQUIRED_SECRETS | {"PGPASSWORD"}
+"""Kubernetes also needs the password of Temporal's PostgreSQL, for the sent-ledger (compose has it)."""
+AUTOSCALING = K8S / "autoscaling"
+KEDA_SCHEMA = DEPLOY / "schemas" / "keda-scaledobject-v1alpha1.json"
+KEDA_SCHEMA_SHA256 = "3d4f6639041b785ebe872a37d7aa4ea2229a76145a7de11f62abf4cbec7e89ce"
 SECRET_NAME = re.compile(r"(TOKEN|SECRET|PASSWORD|PWD|KEYS?)$")
 APP_UID = 10001
 
 
 # --- helpers -------------------------------------------------------------------------------------
+
+
+def is_placeholder(value: str) -> bool:
+    """A public placeholder: ``PLACEHOLDER…``, or a Standard Webhooks secret whose bytes say so."""
+    if value.startswith("whsec_"):
+        return base64.b64decode(value.removeprefix("whsec_")).startswith(b"PLACEHOLDER")
+    return value.startswith("PLACEHOLDER")
 
 
 def run(*command: str | Path) -> subprocess.CompletedProcess[str]:
@@ -193,7 +212,9 @@ def test_dockerfile_final_stage_has_no_build_tools_and_only_the_app() -> None:
     copies = [arguments for keyword, arguments in final if keyword == "COPY"]
     sources = {arguments.split()[0].rstrip("/") for arguments in copies if "--from" not in arguments}
     assert sources == {
+        "config",
         "domain",
+        "gateway",
         "workflows",
         "activities",
         "starter",
@@ -209,6 +230,16 @@ def test_dockerfile_final_stage_has_no_build_tools_and_only_the_app() -> None:
     assert "PYTHONDONTWRITEBYTECODE=1" in env and "PYTHONUNBUFFERED=1" in env
     cmd = [arguments for keyword, arguments in final if keyword == "CMD"]
     assert cmd == ['["python", "worker.py"]']
+
+
+def test_the_builder_copies_every_package_pyproject_installs() -> None:
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    packages = {name.split(".")[0] for name in pyproject["tool"]["setuptools"]["packages"]}
+    modules = {f"{name}.py" for name in pyproject["tool"]["setuptools"]["py-modules"]}
+    builder = dockerfile_stages()[0]
+    install = next(i for i, (k, a) in enumerate(builder) if k == "RUN" and "--no-deps ." in a)
+    copied = {a.split()[0].rstrip("/") for k, a in builder[:install] if k == "COPY"}
+    assert packages | modules <= copied, sorted((packages | modules) - copied)
 
 
 def test_dockerignore_lets_in_exactly_what_the_image_copies() -> None:
@@ -322,9 +353,13 @@ def test_env_example_defines_every_required_variable_with_a_placeholder() -> Non
         if line and not line.startswith("#")
     )
     assert set(example) == required
-    assert all(value.startswith("PLACEHOLDER") for value in example.values())
+    assert all(is_placeholder(value) for value in example.values())
     for value in example.values():
         assert value not in COMPOSE.read_text()
+    # A throwaway run with these values starts an API (the webhook secret is well formed).
+    create_app(
+        Settings(api_token=example["API_TOKEN"], broker_webhook_secret=example["BROKER_WEBHOOK_SECRET"])
+    )
 
 
 def test_compose_search_attribute_job_registers_exactly_the_contract() -> None:
@@ -374,8 +409,8 @@ def test_kustomization_generates_the_secret_from_an_uncommitted_env_file() -> No
     assert env_file in (K8S / ".gitignore").read_text().split()
     example = (K8S / f"{env_file}.example").read_text().splitlines()
     defined = dict(line.split("=", 1) for line in example if line and not line.startswith("#"))
-    assert set(defined) == REQUIRED_SECRETS
-    assert all(value.startswith("PLACEHOLDER") for value in defined.values())
+    assert set(defined) == K8S_REQUIRED_SECRETS
+    assert all(is_placeholder(value) for value in defined.values())
     # Both Deployments read that Secret, by the generator's name (kustomize adds the hash suffix).
     for name in ("carm-returns-worker", "carm-returns-api"):
         (container,) = pod_spec(k8s_object("Deployment", name))["containers"]
@@ -511,3 +546,153 @@ def test_helm_values_put_temporal_on_postgres_without_inline_passwords() -> None
     namespaces = values["server"]["config"]["namespaces"]
     assert namespaces["create"] is True
     assert namespaces["namespace"] == [{"name": "default", "retention": RETENTION}]
+
+
+# --- the SMTP sent-ledger, on Temporal's PostgreSQL -----------------------------------------------
+
+
+def test_compose_workers_share_a_ledger_on_the_postgres_of_temporal() -> None:
+    worker = service("worker")["environment"]
+    url = worker["LEDGER_DATABASE_URL"]
+    found = re.fullmatch(r"postgresql://temporal@(\w+):5432/(\w+)", url)
+    assert found, url
+    host, database = found.groups()
+    assert host == "postgres" and host in compose()["services"]
+    assert worker["PGPASSWORD"] == service("postgres")["environment"]["POSTGRES_PASSWORD"]
+    assert re.search(rf"--db {database} create\b", service("temporal-schema")["command"][0])
+    assert "LEDGER_DATABASE_URL" not in service("api")["environment"], "only workers send e-mail"
+
+
+def test_k8s_workers_share_a_ledger_on_the_postgres_of_temporal() -> None:
+    url = k8s_object("ConfigMap", "carm-returns-config")["data"]["LEDGER_DATABASE_URL"]
+    values = yaml.safe_load((DEPLOY / "helm-values" / "temporal-values.yaml").read_text())
+    temporal_db = values["server"]["config"]["persistence"]["datastores"]["default"]["sql"]
+    assert url == f"postgresql://{temporal_db['user']}@{temporal_db['connectAddr']}/carm_returns"
+
+
+# --- autoscaling with KEDA ------------------------------------------------------------------------
+
+TEMPORAL_SCALER_KEYS = {
+    "endpoint",
+    "namespace",
+    "activationTargetQueueSize",
+    "targetQueueSize",
+    "taskQueue",
+    "queueTypes",
+    "workerDeploymentName",
+    "workerDeploymentBuildId",
+    "includeRunningWorkflowCount",
+    "workflowTaskQueueForCount",
+    "minConnectTimeout",
+    "enableTLS",
+    "unsafeSsl",
+    "tlsServerName",
+}
+"""The metadata KEDA's temporal scaler reads (pkg/scalers/temporal_scaler.go, KEDA 2.20)."""
+TEMPORAL_SCALER_FROM_ENV = {"endpoint", "namespace", "taskQueue", "workflowTaskQueueForCount", "apiKey"}
+"""Those it may read from the scale target's environment instead, as ``<key>FromEnv``."""
+
+
+def scaled_object() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load((AUTOSCALING / "worker-scaledobject.yaml").read_text())
+    return loaded
+
+
+def keda_schema_errors(document: dict[str, Any]) -> list[str]:
+    schema = json.loads(KEDA_SCHEMA.read_text())
+    return sorted(error.message for error in jsonschema.Draft7Validator(schema).iter_errors(document))
+
+
+def temporal_trigger_problems(metadata: dict[str, Any]) -> list[str]:
+    """What the CRD cannot say about a temporal trigger (its metadata is a free map of strings)."""
+    allowed = TEMPORAL_SCALER_KEYS | {f"{key}FromEnv" for key in TEMPORAL_SCALER_FROM_ENV}
+    problems = [f"unknown key {key!r}" for key in metadata if key not in allowed]
+    problems += [
+        f"{key} is required"
+        for key in ("endpoint", "taskQueue")
+        if not {key, f"{key}FromEnv"} & set(metadata)
+    ]
+    for key in ("targetQueueSize", "activationTargetQueueSize", "minConnectTimeout"):
+        if key in metadata and not str(metadata[key]).isdigit():
+            problems.append(f"{key} must be a whole number")
+    problems += [
+        f"unknown queue type {kind!r}"
+        for kind in str(metadata.get("queueTypes", "workflow")).split(",")
+        if kind not in ("workflow", "activity")
+    ]
+    return problems
+
+
+def test_vendored_keda_schema_is_the_recorded_derivation() -> None:
+    assert hashlib.sha256(KEDA_SCHEMA.read_bytes()).hexdigest() == KEDA_SCHEMA_SHA256
+
+
+def test_kubernetes_validate_cannot_check_a_scaled_object() -> None:
+    # Why the test below brings its own schema: this validator knows only Kubernetes' kinds.
+    with pytest.raises(kubernetes_validate.SchemaNotFoundError):
+        kubernetes_validate.validate(scaled_object(), K8S_VERSION, strict=True)
+
+
+def test_worker_scaled_object_validates_against_kedas_crd_schema() -> None:
+    document = scaled_object()
+    assert keda_schema_errors(document) == []
+    (trigger,) = document["spec"]["triggers"]
+    assert trigger["type"] == "temporal"
+    assert temporal_trigger_problems(trigger["metadata"]) == []
+    result = run(
+        BIN / "check-jsonschema", "--schemafile", KEDA_SCHEMA, AUTOSCALING / "worker-scaledobject.yaml"
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        (
+            lambda d: d["spec"]["triggers"][0]["metadata"].update(targetQueueSize=20),
+            "20 is not of type 'string'",
+        ),
+        (lambda d: d["spec"].update(minReplicas=2), "'minReplicas' was unexpected"),
+        (lambda d: d["spec"].pop("scaleTargetRef"), "'scaleTargetRef' is a required property"),
+        (lambda d: d["spec"]["triggers"][0].pop("type"), "'type' is a required property"),
+    ],
+)
+def test_the_keda_schema_check_does_reject_a_bad_object(change: Any, problem: str) -> None:
+    document = copy.deepcopy(scaled_object())
+    change(document)
+    assert any(problem in error for error in keda_schema_errors(document)), keda_schema_errors(document)
+
+
+def test_the_trigger_check_does_reject_bad_metadata() -> None:
+    assert temporal_trigger_problems({"endpoint": "x:7233", "taskqueue": "q", "queueTypes": "workflows"}) == [
+        "unknown key 'taskqueue'",
+        "taskQueue is required",
+        "unknown queue type 'workflows'",
+    ]
+
+
+def test_the_scaled_object_scales_the_worker_on_its_own_task_queue() -> None:
+    document = scaled_object()
+    worker = k8s_object("Deployment", "carm-returns-worker")
+    assert document["spec"]["scaleTargetRef"]["name"] == worker["metadata"]["name"]
+    budget = k8s_object("PodDisruptionBudget", "carm-returns-worker")
+    assert document["spec"]["minReplicaCount"] > budget["spec"]["maxUnavailable"]
+    assert document["spec"]["minReplicaCount"] <= document["spec"]["maxReplicaCount"]  # KEDA's CEL rule
+    # KEDA reads these from the worker container's environment: they must be there.
+    (container,) = pod_spec(worker)["containers"]
+    config = k8s_object("ConfigMap", "carm-returns-config")["data"]
+    environment = {e["name"] for e in container.get("env", [])} | set(config)
+    (trigger,) = document["spec"]["triggers"]
+    for key, variable in trigger["metadata"].items():
+        if key.endswith("FromEnv"):
+            assert variable in environment, (key, variable)
+
+
+def test_the_autoscaling_overlay_adds_the_scaled_object_and_lets_it_own_the_replicas() -> None:
+    overlay = yaml.safe_load((AUTOSCALING / "kustomization.yaml").read_text())
+    assert overlay["namespace"] == kustomization()["namespace"]
+    assert sorted(overlay["resources"]) == ["../", "worker-scaledobject.yaml"]
+    (patch,) = overlay["patches"]
+    assert patch["target"] == {"kind": "Deployment", "name": "carm-returns-worker"}
+    assert yaml.safe_load(patch["patch"]) == [{"op": "remove", "path": "/spec/replicas"}]
+    assert "replicas" in k8s_object("Deployment", "carm-returns-worker")["spec"]  # there to remove

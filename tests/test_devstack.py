@@ -7,6 +7,7 @@ import os
 import re
 import signal
 import socket
+import stat
 import sys
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -22,15 +23,19 @@ from temporalio.client import Client
 from temporalio.common import SearchAttributeIndexedValueType
 from temporalio.testing import WorkflowEnvironment
 
+from config.settings import Settings
 from scripts.devstack import (
     BANNER_TITLE,
+    DEV_SECRETS,
     SEARCH_ATTRIBUTES,
     SearchAttributeConflict,
     custom_search_attributes,
+    dev_secrets,
     ensure_search_attributes,
     find_temporal_cli,
     set_retention,
 )
+from starter.api import create_app
 
 pytestmark = pytest.mark.devserver
 
@@ -128,6 +133,34 @@ async def test_a_search_attribute_of_another_type_is_reported_not_ignored(
 
     with pytest.raises(SearchAttributeConflict, match="Stalled is Keyword, the contract needs Bool"):
         await ensure_search_attributes(client, "devstack-conflict")
+
+
+# --- development secrets -----------------------------------------------------------------------
+
+
+def test_dev_secrets_make_an_api_with_a_token_per_role_and_a_standard_webhooks_secret(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in DEV_SECRETS:
+        monkeypatch.delenv(name, raising=False)
+    # A data folder from before: its plain HMAC key is replaced, its token kept.
+    (tmp_path / "dev-secrets.env").write_text("API_TOKEN=kept-token\nBROKER_WEBHOOK_SECRET=plain-hmac-key\n")
+    made = dev_secrets(tmp_path)
+    assert made["API_TOKEN"] == "kept-token"
+    assert made["BROKER_WEBHOOK_SECRET"].startswith("whsec_")
+    assert dev_secrets(tmp_path) == made  # kept across runs
+    app = create_app(
+        Settings(
+            api_token=made["API_TOKEN"],
+            api_tokens=made["API_TOKENS"],
+            broker_webhook_secret=made["BROKER_WEBHOOK_SECRET"],
+        )
+    )
+    tokens = app.state.secrets.tokens
+    for entry in made["API_TOKENS"].split(","):
+        name, role, token = entry.split(":")
+        assert tokens.caller(token).name == name and {r.value for r in tokens.caller(token).roles} == {role}
+    assert stat.S_IMODE((tmp_path / "dev-secrets.env").stat().st_mode) == 0o600
 
 
 # --- the script itself ------------------------------------------------------------------------

@@ -2,6 +2,8 @@
 
 ``<root>/notifications/``, ``<root>/broker/`` and ``<root>/warehouse/`` each get one file per
 delivery, named after its key, so a person (or a test) can read what the service would have sent.
+The files hold personal data (addresses, business numbers): only their owner may read them
+(files 0600, folders 0700), whatever the process's umask.
 """
 
 import asyncio
@@ -55,7 +57,7 @@ class OutboxSink:
 
     @staticmethod
     def _write_once(path: Path, content: str) -> bool:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         if path.exists():
             return False
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
@@ -64,7 +66,7 @@ class OutboxSink:
                 fh.write(content)
                 fh.flush()
                 os.fsync(fh.fileno())
-            os.chmod(tmp, 0o644)
+            os.chmod(tmp, 0o600)  # mkstemp's mode already; said again so no later change widens it
             # A hard link publishes the complete file atomically *and* fails if the name exists;
             # os.replace would be atomic too but would let a concurrent writer overwrite the winner.
             try:

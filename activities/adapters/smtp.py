@@ -1,28 +1,33 @@
 """Notifications by e-mail through an SMTP relay, sent at most once per idempotency key.
 
-A local sqlite ledger records every key the relay accepted and is checked before sending. The
-ledger is written after the relay accepted the message, so a worker that dies in between sends it
-again on retry; the deterministic ``Message-ID`` lets mail systems drop that rare duplicate.
+A sent-ledger (:mod:`activities.adapters.ledger`: a SQLite file, or PostgreSQL shared by every
+worker replica) is claimed before sending and marked once the relay accepted the message. A
+worker that dies in between leaves a claim that goes stale, and the retry sends the message
+again; the deterministic ``Message-ID`` lets mail systems drop that rare duplicate.
 """
 
 import asyncio
 import hashlib
 import smtplib
-import sqlite3
 import ssl
-from collections.abc import Iterator
-from contextlib import closing, contextmanager
-from datetime import UTC, datetime
+import time
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import formatdate
-from pathlib import Path
 from typing import NoReturn
 
+import structlog
+
 from activities.adapters import PermanentDeliveryError, TransientDeliveryError
+from activities.adapters.ledger import Claim, SentLedger
 from activities.adapters.rendering import RenderedMessage
 from domain.deliveries import DeliveryReceipt, Notification
 
+log = structlog.get_logger("smtp")
+
 CHANNEL = "smtp"
+PRUNE_EVERY_SECONDS = 3600.0
+"""How often a notifier forgets the ledger's old keys (at most; on a send)."""
 
 
 def message_id(key: str) -> str:
@@ -42,31 +47,63 @@ class SmtpNotifier:
         sender: str,
         operations_email: str,
         broker_email: str,
-        ledger_path: Path,
+        ledger: SentLedger,
         username: str | None = None,
         password: str | None = None,
         starttls: bool = False,
         timeout: float = 10,
+        keep_sent_for: timedelta = timedelta(days=30),
     ) -> None:
         self.host, self.port, self.sender = host, port, sender
         self._addresses = {"operations": operations_email, "broker": broker_email}
-        self.ledger_path = ledger_path
+        self.ledger = ledger
         self._username, self._password = username, password
         self._starttls, self._timeout = starttls, timeout
-        ledger_path.parent.mkdir(parents=True, exist_ok=True)
-        with self._ledger() as db:
-            db.execute("CREATE TABLE IF NOT EXISTS sent (key TEXT PRIMARY KEY, sent_at TEXT NOT NULL)")
+        self._keep_sent_for = keep_sent_for
+        self._pruned_at: float | None = None
 
     async def send(self, notification: Notification, message: RenderedMessage) -> DeliveryReceipt:
-        """Send the notification unless its key is in the ledger."""
+        """Send the notification unless the ledger has it (or another worker is sending it)."""
         key = notification.idempotency_key
         now = datetime.now(UTC)
-        if await asyncio.to_thread(self._seen, key):
-            return DeliveryReceipt(idempotency_key=key, duplicate=True, channel=CHANNEL, at=now)
         email = self._email(notification, message)
-        await asyncio.to_thread(self._deliver, email, notification.audience)
-        await asyncio.to_thread(self._record, key, now)
+        await self._prune_now_and_then()
+        claim = await self._claim(key)
+        if claim is Claim.sent:
+            return DeliveryReceipt(idempotency_key=key, duplicate=True, channel=CHANNEL, at=now)
+        if claim is Claim.busy:
+            raise TransientDeliveryError("another worker is sending this message right now")
+        try:
+            await asyncio.to_thread(self._deliver, email, notification.audience)
+        except Exception:
+            await self._release(key)
+            raise
+        await self.ledger.sent(key)
         return DeliveryReceipt(idempotency_key=key, channel=CHANNEL, at=now)
+
+    async def _claim(self, key: str) -> Claim:
+        try:
+            return await self.ledger.claim(key)
+        except Exception as err:
+            # Without the ledger nothing is sent: a retry, once it is back, sends at most once.
+            raise TransientDeliveryError(f"the sent-ledger is unavailable ({type(err).__name__})") from None
+
+    async def _release(self, key: str) -> None:
+        """Not sent: a retry may send it. Should the ledger fail now, the claim goes stale instead."""
+        try:
+            await self.ledger.release(key)
+        except Exception as err:
+            log.warning("sent-ledger claim not released", error=type(err).__name__)
+
+    async def _prune_now_and_then(self) -> None:
+        clock = time.monotonic()
+        if self._pruned_at is not None and clock - self._pruned_at < PRUNE_EVERY_SECONDS:
+            return
+        self._pruned_at = clock
+        try:
+            await self.ledger.prune(self._keep_sent_for)
+        except Exception as err:  # pruning is housekeeping: the send goes on without it
+            log.warning("sent-ledger not pruned", error=type(err).__name__)
 
     def _recipient(self, notification: Notification) -> str:
         # The audience alone picks the configured addresses, so an alert meant for operations
@@ -115,21 +152,6 @@ class SmtpNotifier:
             raise TransientDeliveryError(f"mail server unavailable (SMTP {err.smtp_code})") from None
         except smtplib.SMTPResponseException as err:
             _classify(err.smtp_code, f"the mail server refused the message (SMTP {err.smtp_code})")
-
-    @contextmanager
-    def _ledger(self) -> Iterator[sqlite3.Connection]:
-        # A connection per call: calls come from worker threads, and sqlite's own file locking
-        # lets several worker processes share one ledger.
-        with closing(sqlite3.connect(self.ledger_path, timeout=30)) as db, db:
-            yield db
-
-    def _seen(self, key: str) -> bool:
-        with self._ledger() as db:
-            return db.execute("SELECT 1 FROM sent WHERE key = ?", (key,)).fetchone() is not None
-
-    def _record(self, key: str, at: datetime) -> None:
-        with self._ledger() as db:
-            db.execute("INSERT OR IGNORE INTO sent (key, sent_at) VALUES (?, ?)", (key, at.isoformat()))
 
 
 def _classify(code: int, problem: str) -> NoReturn:

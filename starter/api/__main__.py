@@ -13,6 +13,7 @@ import structlog
 
 import starter.api
 from config.settings import Settings
+from gateway.connection import describe_target
 from starter.api.access_log import RedactTokens
 from starter.api.app import create_app
 from starter.api.deps import ApiConfigError
@@ -50,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         "API starting",
         host=settings.api_host,
         port=settings.api_port,
-        temporal=settings.temporal_address,
+        temporal=describe_target(settings),
         task_queue=settings.temporal_task_queue,
     )
     uvicorn.run(app, host=settings.api_host, port=settings.api_port, log_config=None)

@@ -18,9 +18,8 @@ import asyncio
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import TypeAdapter
 from temporalio.client import Client
 
 import gateway.holds as holds
@@ -28,13 +27,13 @@ import gateway.onboarding as sellers
 from domain.errors import InvalidInput, NotAllowedNow, Rejection
 from domain.events import SENDERS, parse_event
 from domain.onboarding import OnboardingStatus
-from domain.payloads import Decision, HoldStatus
+from domain.payloads import DECISIONS, HoldStatus
 from domain.steps import Party
 from domain.validation import parse_with
+from gateway.budget import Budget
 from gateway.errors import GatewayError, NotFound, TimedOut, Unavailable
 from i18n import LANGUAGES, Words
 from starter.api.deps import PageDep, Temporal, TemporalDep
-from starter.api.errors import bounded
 from starter.api.forms import BadForm, FormTooLarge, decision_of, event_of, form_fields
 from starter.api.ids import SellerPath, ShipmentPath
 from starter.api.page import ChecklistPage, FormProblem
@@ -57,7 +56,6 @@ PAGE_HEADERS = {
     "form-action 'self'; frame-ancestors 'none'",
 }
 
-_DECISION: TypeAdapter[Any] = TypeAdapter(Decision)
 
 router = APIRouter(tags=["sellers"])
 
@@ -94,6 +92,7 @@ class Visit:
         self.lang = request.query_params.get("lang")
         self.status: OnboardingStatus | None = None
         self.raw_token = ""
+        self._budget: Budget | None = None
 
     @property
     def language(self) -> str:
@@ -102,6 +101,12 @@ class Visit:
     def refuse(self, kind: str, status: int, **context: Any) -> PageAnswer:
         body = self.page.render("problem.html.j2", self.language, kind=kind, **context)
         return PageAnswer(html(body, status))
+
+    def budget(self) -> Budget:
+        """What this request may still spend on Temporal (from its arrival)."""
+        if self._budget is None:
+            self._budget = self.temporal.budget()
+        return self._budget
 
     def client(self) -> Client:
         if self.temporal.client is None:
@@ -117,12 +122,12 @@ class Visit:
 
     async def load_status(self) -> OnboardingStatus:
         try:
-            self.status = await bounded(sellers.seller_status(self.client(), self.seller_id))
+            self.status = await sellers.seller_status(self.client(), self.seller_id, budget=self.budget())
         except NotFound:
             raise self.refuse("unknown_seller", 404) from None
         except NotAllowedNow:  # the seller's workflow has ended: offboarded
             raise self.refuse("closed", 403) from None
-        except (Unavailable, TimedOut, HTTPException):  # HTTPException: bounded()'s 504
+        except (Unavailable, TimedOut):
             raise self.refuse("unavailable", 503) from None
         if self.status.stage == "offboarded":  # a closed workflow still answers its status
             raise self.refuse("closed", 403)
@@ -154,8 +159,8 @@ class Visit:
         status = self.status or await self.load_status()
         wanted = status.held_shipments[:MAX_PARCELS_ON_PAGE]
         try:
-            parcels = await bounded(parcels_of(self.client(), wanted))
-        except HTTPException:
+            parcels = await asyncio.wait_for(parcels_of(self.client(), wanted), self.budget().left())
+        except TimeoutError:
             raise self.refuse("unavailable", 503) from None
         body = self.page.checklist(
             status,
@@ -184,6 +189,15 @@ class Visit:
             raise self.refuse("too_large", 413) from None
         except BadForm:  # a field repeated, not UTF-8: not a form the page sends
             raise self.refuse("bad_form", 422) from None
+
+
+ERROR_KINDS = {401: "bad_link", 403: "bad_link", 404: "unknown_seller", 408: "incomplete", 413: "too_large"}
+
+
+def error_page(page: ChecklistPage, status: int, language: str = "en") -> HTMLResponse:
+    """The page's answer to an error raised before a route could answer (a body too large, say)."""
+    kind = ERROR_KINDS.get(status, "unavailable")
+    return html(page.render("problem.html.j2", language, kind=kind), status)
 
 
 async def parcels_of(c: Client, shipment_ids: list[str]) -> list[HoldStatus]:
@@ -258,10 +272,10 @@ async def checklist_event(
                     f"the seller does not send '{kind}'", code="unknown_event_type", field="type"
                 )
             parse_event(event)  # the API's validators first: bad input never reaches Temporal
-            await bounded(sellers.apply_event(visit.client(), seller_id, event))
+            await sellers.apply_event(visit.client(), seller_id, event, budget=visit.budget())
         except Rejection as err:
             return await visit.rejected(kind, err, fields)
-        except (Unavailable, TimedOut, HTTPException):
+        except (Unavailable, TimedOut):
             raise visit.refuse("unavailable", 503) from None
         if kind == "language_changed":
             visit.lang = None  # the page follows the seller's new language
@@ -293,12 +307,12 @@ async def checklist_decision(
         wanted = decision_of(fields)
         form = f"parcel:{shipment_id}"
         try:
-            decision = parse_with(_DECISION, {**wanted, "actor": "seller"}, "decision")
-            await bounded(holds.decide(visit.client(), shipment_id, decision))
+            decision = parse_with(DECISIONS, {**wanted, "actor": "seller"}, "decision")
+            await holds.decide(visit.client(), shipment_id, decision, budget=visit.budget())
         except Rejection as err:
             if not await _already_going(visit, shipment_id, wanted["action"]):
                 return await visit.rejected(form, err, fields)
-        except (Unavailable, TimedOut, HTTPException):
+        except (Unavailable, TimedOut):
             raise visit.refuse("unavailable", 503) from None
         return RedirectResponse(visit.page_url(), status_code=303, headers=PAGE_HEADERS)
     except PageAnswer as answer:
@@ -323,7 +337,7 @@ async def checklist_fresh_link(
         if fields.get("event_id"):
             event["event_id"] = fields["event_id"]
         try:
-            await bounded(sellers.apply_event(visit.client(), seller_id, event))
+            await sellers.apply_event(visit.client(), seller_id, event, budget=visit.budget())
         except Rejection as err:
             words = Words(visit.language, page.company)
             offer = {"token": visit.raw_token, "link_url": visit.link_url()}
@@ -331,7 +345,7 @@ async def checklist_fresh_link(
             raise visit.refuse(
                 "expired", 409, link_days=page.settings.checklist_link_days, problem=message, **offer
             ) from None
-        except (Unavailable, TimedOut, HTTPException):
+        except (Unavailable, TimedOut):
             raise visit.refuse("unavailable", 503) from None
         return html(page.render("problem.html.j2", visit.language, kind="link_sent"))
     except PageAnswer as answer:
@@ -341,10 +355,10 @@ async def checklist_fresh_link(
 async def _own_parcel(visit: Visit, shipment_id: str) -> HoldStatus:
     """The parcel's status, or 404 when it is not this seller's (or not recorded at all)."""
     try:
-        parcel = await bounded(holds.hold_status(visit.client(), shipment_id))
+        parcel = await holds.hold_status(visit.client(), shipment_id, budget=visit.budget())
     except NotFound:
         raise visit.refuse("unknown_parcel", 404) from None
-    except (Unavailable, TimedOut, HTTPException):
+    except (Unavailable, TimedOut):
         raise visit.refuse("unavailable", 503) from None
     if parcel.seller_id != visit.seller_id:
         raise visit.refuse("unknown_parcel", 404)
@@ -354,8 +368,8 @@ async def _own_parcel(visit: Visit, shipment_id: str) -> HoldStatus:
 async def _already_going(visit: Visit, shipment_id: str, action: str) -> bool:
     """A decision submitted twice: the parcel is already going the way the seller asked."""
     try:
-        parcel = await bounded(holds.hold_status(visit.client(), shipment_id))
-    except (GatewayError, HTTPException):
+        parcel = await holds.hold_status(visit.client(), shipment_id, budget=visit.budget())
+    except GatewayError:
         return False
     outcome = {"forward": "forwarded", "dispose": "disposed"}.get(action)
     return outcome is not None and outcome in (parcel.closing, parcel.state)

@@ -1,7 +1,9 @@
 """Onboarding events through the API: who may send which, and one event parsed for its sender.
 
 The seller's endpoint and the broker's webhook take the same events, each only those its party
-sends (``domain.events.SENDERS``); an event from the wrong party is 422 naming who sends it.
+may send (``domain.events.may_send``: operations also the seller's); an event from the wrong
+party is 422 naming who sends it. The API records who sent it: ``actor`` is the token's name (or
+``broker``) and ``party`` the role's, whatever the body said.
 """
 
 import functools
@@ -11,17 +13,13 @@ from typing import Annotated, Any
 from pydantic import BaseModel, Field, create_model
 
 from domain.errors import InvalidInput
-from domain.events import EVENT_TYPES, SENDERS, parse_event
+from domain.events import SENDERS, events_sent_by, may_send, parse_event
 from domain.identifiers import ID_PATTERN
 from domain.steps import Party
-from starter.api.errors import refuse
-
-
-def events_sent_by(party: Party) -> list[str]:
-    return [name for name in EVENT_TYPES if party in SENDERS[name]]
-
 
 SELLER_EVENTS = events_sent_by(Party.seller)
+OPERATIONS_EVENTS = events_sent_by(Party.operations)
+"""The seller's and operations' own: what an ``operations`` token may send."""
 BROKER_EVENTS = events_sent_by(Party.broker)
 
 
@@ -37,19 +35,22 @@ def with_seller_id(model: type[BaseModel]) -> type[BaseModel]:
 
 
 def _check_sender(kind: Any, party: Party) -> None:
-    if isinstance(kind, str) and kind in SENDERS and party not in SENDERS[kind]:
+    # Before the fields are validated: an event the party may not send is refused as such.
+    if isinstance(kind, str) and kind in SENDERS and not may_send(party, kind):
         senders = " or ".join(sorted(SENDERS[kind]))
-        allowed = ", ".join(events_sent_by(party))
-        refuse(
-            422, f"the {party} may not send '{kind}' (sent by the {senders}); the {party} sends: {allowed}"
+        raise InvalidInput(
+            f"the {party} may not send '{kind}' (sent by the {senders}); the {party} sends: "
+            + ", ".join(events_sent_by(party)),
+            code="sender_not_allowed",
+            field="type",
+            party=party,
+            event=kind,
         )
 
 
-def parse_event_from(party: Party, fields: dict[str, Any]) -> dict[str, Any]:
-    """The event in ``fields`` as the workflow takes it, or 422 (wrong sender, bad fields)."""
+def parse_event_from(party: Party, actor: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """The event in ``fields``, sent by ``actor`` for ``party``, as the workflow takes it, or
+    ``InvalidInput`` (wrong sender, bad fields)."""
     _check_sender(fields.get("type"), party)
-    try:
-        event = parse_event(fields)
-    except InvalidInput as err:
-        refuse(422, err.message)
+    event = parse_event({**fields, "actor": actor, "party": party})
     return event.model_dump(mode="json", exclude_none=True)

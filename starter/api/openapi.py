@@ -2,8 +2,9 @@
 
 The document is committed as ``docs/openapi.json`` (``python -m starter.api --write-openapi``)
 and the fuzzing tests generate their cases from it, so it must describe exactly what the API
-answers: FastAPI's generic 422 is dropped (our 422s are :class:`~starter.api.errors.ErrorBody`),
-and the request bodies, which the routes read by hand, are added from the domain's models.
+answers: FastAPI's generic 422 is dropped (our errors are :class:`~starter.api.problems.Problem`
+documents, added to the components), and the request bodies, which the routes read by hand, are
+added from the domain's models.
 """
 
 import json
@@ -16,6 +17,10 @@ from fastapi.openapi.utils import get_openapi
 
 from config.settings import Settings
 from starter.api.bodies import BODY_SCHEMAS
+from starter.api.problems import Problem
+
+DOCUMENT_SECRET = "whsec_" + "A" * 32
+"""A well-formed secret, enough to build the app whose document this is (nothing is verified)."""
 
 TAGS = [
     {"name": "sellers", "description": "Sign-up, onboarding status, seller events, the page"},
@@ -26,8 +31,8 @@ TAGS = [
 
 
 def _drop_generic_validation_errors(document: dict[str, Any]) -> None:
-    # FastAPI documents a pydantic-shaped 422 on every route with parameters; ours are
-    # plain strings that cannot fail, and every real error is an ErrorBody.
+    # FastAPI documents a pydantic-shaped 422 on every route with parameters; every real error
+    # is a Problem, documented by the route.
     for operations in document["paths"].values():
         for operation in operations.values():
             answer = operation.get("responses", {}).get("422", {})
@@ -40,6 +45,7 @@ def _drop_generic_validation_errors(document: dict[str, Any]) -> None:
 
 def _add_request_bodies(document: dict[str, Any]) -> None:
     components = document["components"]["schemas"]
+    components["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
     for name, definition in BODY_SCHEMAS.components.items():
         if components.setdefault(name, definition) != definition:
             raise RuntimeError(f"two different schemas named {name} in the OpenAPI document")
@@ -67,7 +73,7 @@ def openapi_document() -> dict[str, Any]:
     # Imported here: the app module installs this module's document() on every app it builds.
     from starter.api.app import create_app
 
-    app = create_app(Settings(api_token="openapi", broker_webhook_secret="openapi"))
+    app = create_app(Settings(api_token="openapi", broker_webhook_secret=DOCUMENT_SECRET))
     return app.openapi()
 
 

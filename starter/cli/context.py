@@ -9,7 +9,7 @@ from rich.console import Console
 from temporalio.client import Client
 
 from config.settings import Settings
-from gateway.connection import connect
+from gateway.connection import connect, describe_target
 from starter.cli.errors import CliError
 
 
@@ -56,8 +56,7 @@ class Context:
                 raise CliError(f"PAYLOAD_CODEC_KEYS: {err}") from None
             except RuntimeError as err:
                 raise CliError(
-                    f"cannot connect to Temporal at {self.settings.temporal_address} "
-                    f"(namespace {self.settings.temporal_namespace}): {err}"
+                    f"cannot connect to Temporal at {describe_target(self.settings)}: {err}"
                 ) from None
         return self._client
 

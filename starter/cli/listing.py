@@ -3,25 +3,19 @@
 from collections.abc import AsyncIterator
 
 from temporalio.client import Client, WorkflowExecution
-from temporalio.service import RPCError, RPCStatusCode
 
+from gateway.errors import QueryRefused
+from gateway.listings import executions
 from starter.cli.errors import CliError
 
 
 async def listing(client: Client, query: str, limit: int) -> AsyncIterator[WorkflowExecution]:
     """At most ``limit`` workflows matching ``query`` (built by :mod:`domain.visibility`)."""
     try:
-        async for wf in client.list_workflows(query, limit=limit, page_size=min(limit, 1000)):
+        async for wf in executions(client, query, limit):
             yield wf
-    except RPCError as err:
-        # The queries are built from whitelisted values, so a refusal means the namespace lacks
-        # the contract's search attributes, not that the user typed something wrong.
-        if err.status == RPCStatusCode.INVALID_ARGUMENT:
-            raise CliError(
-                f"the visibility store refused the query ({err.message}); are the search attributes "
-                "registered in this namespace?"
-            ) from None
-        raise
+    except QueryRefused as err:
+        raise CliError(err.message) from None
 
 
 def more_hint(shown: int, limit: int) -> str:

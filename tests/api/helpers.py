@@ -5,10 +5,12 @@ real socket (``python -m starter.api`` aside: the fuzzer, the browser).
 """
 
 import asyncio
+import base64
 import contextlib
 import json
 import socket
-from collections.abc import AsyncIterator, Iterator
+import uuid
+from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,17 +19,48 @@ from typing import Any
 import httpx
 import uvicorn
 from fastapi import FastAPI
+from pydantic import SecretStr
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 
 from config.settings import Settings
 from domain.workflow_ids import hold_workflow_id, seller_workflow_id
-from starter.webhooks import sign
+from starter import webhooks
 from tests.conftest import Stack, new_id
 
 TOKEN = "test-api-token-0123456789"
-SECRET = "test-broker-webhook-secret"
+"""``API_TOKEN``: every role, named admin."""
+SECRET = "whsec_" + base64.b64encode(b"test broker webhook secret, 32 b").decode()
+LINK_SECRET = "test-checklist-link-secret"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
+ROLE_TOKENS = {
+    "signup": "test-signup-token-0123",
+    "warehouse": "test-warehouse-token-0123",
+    "operations": "test-operations-token-0123",
+}
+NAMES = {"signup": "shop", "warehouse": "dock", "operations": "ops-desk"}
+API_TOKENS = ",".join(f"{NAMES[role]}:{role}:{token}" for role, token in ROLE_TOKENS.items())
+
+
+def bearer(role: str) -> dict[str, str]:
+    """The ``Authorization`` header of the test token with ``role``."""
+    return {"Authorization": f"Bearer {ROLE_TOKENS[role]}"}
+
+
+def webhook_headers(
+    raw: bytes,
+    webhook_id: str | None = None,
+    *,
+    at: datetime | None = None,
+    secrets: Sequence[str] = (SECRET,),
+) -> dict[str, str]:
+    """Standard Webhooks headers for ``raw``, as the broker signs a delivery."""
+    return {
+        **webhooks.sign(secrets, webhook_id or f"msg_{uuid.uuid4().hex}", raw, at),
+        "Content-Type": "application/json",
+    }
+
+
 ROOT = Path(__file__).resolve().parents[2]
 
 BN = "123456782"
@@ -39,7 +72,9 @@ TO_CARM = [
 
 
 def api_settings(stack: Stack) -> Settings:
-    return stack.settings.model_copy(update={"api_token": TOKEN, "broker_webhook_secret": SECRET})
+    return stack.settings.model_copy(
+        update={"api_token": TOKEN, "api_tokens": SecretStr(API_TOKENS), "broker_webhook_secret": SECRET}
+    )
 
 
 @dataclass
@@ -71,8 +106,9 @@ class Api:
                     return {**status, "checklist_url": r.json()["checklist_url"]}
                 await asyncio.sleep(0.05)
 
-    async def event(self, seller_id: str, event: dict[str, Any]) -> httpx.Response:
-        return await self.http.post(f"/v1/sellers/{seller_id}/events", json=event)
+    async def event(self, seller_id: str, event: dict[str, Any], role: str = "signup") -> httpx.Response:
+        """An event sent with the test token of ``role`` (the sign-up system's, by default)."""
+        return await self.http.post(f"/v1/sellers/{seller_id}/events", json=event, headers=bearer(role))
 
     async def seller(self, seller_id: str) -> dict[str, Any]:
         r = await self.http.get(f"/v1/sellers/{seller_id}")
@@ -102,18 +138,20 @@ class Api:
         return dict(r.json())
 
     async def broker(
-        self, body: dict[str, Any] | bytes, *, signature: str | None = None, signed: bool = True
+        self,
+        body: dict[str, Any] | bytes,
+        *,
+        webhook_id: str | None = None,
+        at: datetime | None = None,
+        headers: dict[str, str] | None = None,
     ) -> httpx.Response:
+        """A delivery of the broker's webhook, signed (unless ``headers`` are given instead)."""
         raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-        headers = {"Content-Type": "application/json"}
-        if signature is not None:
-            headers["X-Broker-Signature"] = signature
-        elif signed:
-            headers["X-Broker-Signature"] = sign(raw, SECRET)
+        if webhook_id is None and isinstance(body, dict) and isinstance(body.get("event_id"), str):
+            webhook_id = body["event_id"]
+        sent = headers if headers is not None else webhook_headers(raw, webhook_id, at=at)
         # No bearer token: the webhook is authenticated by its signature alone.
-        return await self.http.post(
-            "/v1/broker/events", content=raw, headers={**headers, "Authorization": ""}
-        )
+        return await self.http.post("/v1/broker/events", content=raw, headers={**sent, "Authorization": ""})
 
 
 async def updates_accepted(handle: WorkflowHandle[Any, Any]) -> int:

@@ -21,8 +21,9 @@ async def test_healthz_is_503_when_temporal_is_not_reachable(dev_stack: Stack) -
     app = create_app(api_settings(dev_stack), client=unreachable)
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api.test") as http:
         r = await http.get("/healthz")
-        assert r.status_code == 503
+        assert r.status_code == 503 and r.headers["content-type"] == "application/problem+json"
         assert r.json()["detail"].startswith("Temporal is not reachable")
+        assert r.json()["type"].endswith("/unavailable") and "Retry-After" in r.headers
 
 
 async def test_without_temporal_at_startup_the_api_answers_503_until_it_connects(dev_stack: Stack) -> None:

@@ -21,7 +21,15 @@ async def test_an_unexpected_error_is_a_plain_500_and_its_locals_are_not_logged(
     async with httpx.AsyncClient(transport=transport, base_url="http://api.test") as http:
         r = await http.get("/boom")
     assert r.status_code == 500
-    assert r.json() == {"detail": "internal error: the request could not be completed (see the API log)"}
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.json() == {
+        "type": "/problems/internal-error",
+        "title": "Internal error",
+        "status": 500,
+        "detail": "internal error: the request could not be completed (see the API log)",
+        "code": "internal_error",
+        "params": {},
+    }
     logged = capsys.readouterr()
     assert "RuntimeError" in logged.out + logged.err
     assert "98765.43" not in logged.out + logged.err

@@ -74,7 +74,15 @@ async def test_get_parcel_unknown_is_404(api: Api) -> None:
     unknown = new_id("p")
     r = await api.http.get(f"/v1/returns/{unknown}")
     assert r.status_code == 404
-    assert r.json() == {"detail": f"no returned parcel '{unknown}' has been recorded"}
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.json() == {
+        "type": "/problems/not-found",
+        "title": "Not found",
+        "status": 404,
+        "detail": f"no returned parcel '{unknown}' has been recorded",
+        "code": "parcel_not_found",
+        "params": {"shipment_id": unknown},
+    }
 
 
 async def test_decision_forward_then_409_while_closing_and_once_closed(api: Api) -> None:

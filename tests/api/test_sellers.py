@@ -77,7 +77,14 @@ async def test_get_seller_is_200_or_404(api: Api) -> None:
     unknown = new_id("nobody")
     r = await api.http.get(f"/v1/sellers/{unknown}")
     assert r.status_code == 404
-    assert r.json() == {"detail": f"no seller '{unknown}': they have not signed up"}
+    assert r.json() == {
+        "type": "/problems/not-found",
+        "title": "Not found",
+        "status": 404,
+        "detail": f"no seller '{unknown}': they have not signed up",
+        "code": "seller_not_found",
+        "params": {"seller_id": unknown},
+    }
     r = await api.http.get("/v1/sellers/no%20such%20id!")
     assert r.status_code == 404 and "ids are 1–64 characters" in r.json()["detail"]
 
