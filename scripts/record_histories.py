@@ -13,11 +13,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from temporalio.client import WorkflowHandle
+from temporalio.client import Client, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
 import gateway.holds as holds
-from domain.payloads import DisposeDecision, ExtendHold, ForwardDecision
+import gateway.onboarding as sellers
+from domain.payloads import DisposeDecision, ExtendHold, ForwardDecision, Reassign
+from testing.endpoints import loopback_api
 from testing.journeys import ADDRESS, LONG_JOURNEY
 from testing.servers import dev_server, time_skipping_server
 from testing.stack import Stack, make_settings, running, settle
@@ -63,6 +65,63 @@ async def _dev_scenarios(stack: Stack, folder: Path) -> None:
     await _save(forwarded, folder, "hold_forwarded_by_seller")
     await _save(disposed, folder, "hold_disposed_by_seller")
     await _save(instant, folder, "hold_released_at_once")
+    await _corrections(stack, folder, cleared=seller)
+
+
+async def _corrections(stack: Stack, folder: Path, *, cleared: str) -> None:
+    """Operations at work: numbers and address corrected, a parcel moved, a seller leaving."""
+    seller = f"rec-{uuid.uuid4().hex[:8]}-ops"
+    handle = await stack.sign_up(seller)
+    mis_scanned = await stack.arrive(seller, shipment_id=f"{seller}-p1")
+    await settle(mis_scanned)
+    await holds.reassign(
+        stack.client, f"{seller}-p1", Reassign(seller_id=cleared, reason="mis-scanned", actor="ops")
+    )
+    await mis_scanned.result()
+    await stack.send(
+        seller,
+        *LONG_JOURNEY[:2],
+        {"type": "carm_registered"},
+        {"type": "email_changed", "email": "new@example.com", "actor": "ops", "party": "operations"},
+        {
+            "type": "business_number_corrected",
+            "business_number": "046454286",
+            "reason": "typo",
+            "actor": "ops",
+        },
+        {"type": "language_changed", "language": "fr", "actor": "seller", "party": "seller"},
+        {"type": "seller_offboarded", "reason": "closed the account", "actor": "ops"},
+    )
+    await handle.result()
+    await _save(handle, folder, "onboarding_corrected_and_offboarded")
+    await _save(mis_scanned, folder, "hold_reassigned_and_released")
+
+
+async def _failed_delivery(client: Client, data_dir: Path, folder: Path) -> None:
+    """A broker handoff refused until it is given up, then retried once the endpoint is back."""
+    with loopback_api() as broker:
+        broker.answer = 503
+        settings = make_settings(
+            data_dir,
+            temporal_task_queue="record-histories-failed",
+            broker_channel="http",
+            broker_url=broker.url,
+            delivery_give_up_after_seconds=2,
+        )
+        async with running(client, settings) as stack:
+            seller = f"rec-{uuid.uuid4().hex[:8]}-down"
+            handle = await stack.sign_up(seller)
+            await stack.send(seller, *LONG_JOURNEY[:2], {"type": "carm_registered"})
+            for _ in range(100):
+                status = await sellers.seller_status(client, seller)
+                if status.failed_deliveries:
+                    break
+                await asyncio.sleep(0.2)
+            broker.answer = None
+            key = status.failed_deliveries[0].idempotency_key
+            await stack.send(seller, {"type": "delivery_retried", "idempotency_key": key, "actor": "ops"})
+            await settle(handle)
+            await _save(handle, folder, "onboarding_handoff_given_up_and_retried")
 
 
 async def _time_scenarios(env: WorkflowEnvironment, stack: Stack, folder: Path) -> None:
@@ -103,8 +162,10 @@ async def main() -> None:
     folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         settings = make_settings(Path(tmp), temporal_task_queue="record-histories")
-        async with dev_server() as env, running(env.client, settings) as stack:
-            await _dev_scenarios(stack, folder)
+        async with dev_server() as env:
+            async with running(env.client, settings) as stack:
+                await _dev_scenarios(stack, folder)
+            await _failed_delivery(env.client, Path(tmp) / "down", folder)
         async with time_skipping_server() as skip, running(skip.client, settings) as stack:
             await _time_scenarios(skip, stack, folder)
     print(f"recorded at {datetime.now(UTC).isoformat(timespec='seconds')} into {folder}")
