@@ -128,48 +128,62 @@ async def extend_hold(
     return status
 
 
-async def reassign(client: Client, shipment_id: str, move: Reassign) -> HoldStatus:
+async def reassign(
+    client: Client, shipment_id: str, move: Reassign, *, budget: Budget | None = None
+) -> HoldStatus:
     """Operations move the parcel to the seller it belongs to; ``NotAllowedNow`` once it is not held."""
     handle = hold_handle(client, shipment_id)
     request = ReassignRequest.model_validate(move.model_dump(mode="json", exclude_none=True))
-    return await call(
+    status: HoldStatus = await call(
         handle,
-        lambda: handle.execute_update(ReturnHold.reassign, request),
+        lambda: update(handle, ReturnHold.reassign, request, budget=budget),
         missing=not_recorded(shipment_id),
         ended=lambda: _outcome(handle),
+        budget=budget,
     )
+    return status
 
 
-async def retry_delivery(client: Client, shipment_id: str, action: DeliveryAction) -> HoldStatus:
+async def retry_delivery(
+    client: Client, shipment_id: str, action: DeliveryAction, *, budget: Budget | None = None
+) -> HoldStatus:
     """Try a given-up delivery of the parcel again."""
     handle = hold_handle(client, shipment_id)
     request = DeliveryActionRequest.model_validate(action.model_dump(mode="json", exclude_none=True))
-    return await call(
+    status: HoldStatus = await call(
         handle,
-        lambda: handle.execute_update(ReturnHold.delivery_retried, request),
+        lambda: update(handle, ReturnHold.delivery_retried, request, budget=budget),
         missing=not_recorded(shipment_id),
         ended=lambda: _outcome(handle),
+        budget=budget,
     )
+    return status
 
 
-async def abandon_delivery(client: Client, shipment_id: str, action: DeliveryAction) -> HoldStatus:
+async def abandon_delivery(
+    client: Client, shipment_id: str, action: DeliveryAction, *, budget: Budget | None = None
+) -> HoldStatus:
     """Give up on a failed message about the parcel (never on its warehouse instruction)."""
     handle = hold_handle(client, shipment_id)
     request = DeliveryActionRequest.model_validate(action.model_dump(mode="json", exclude_none=True))
-    return await call(
+    status: HoldStatus = await call(
         handle,
-        lambda: handle.execute_update(ReturnHold.delivery_abandoned, request),
+        lambda: update(handle, ReturnHold.delivery_abandoned, request, budget=budget),
         missing=not_recorded(shipment_id),
         ended=lambda: _outcome(handle),
+        budget=budget,
     )
+    return status
 
 
-async def hold_audit(client: Client, shipment_id: str) -> list[AuditEntry]:
+async def hold_audit(client: Client, shipment_id: str, *, budget: Budget | None = None) -> list[AuditEntry]:
     """The parcel's accepted updates, oldest first."""
     handle = hold_handle(client, shipment_id)
-    return await call(
+    audit: list[AuditEntry] = await call(
         handle,
-        lambda: handle.query(ReturnHold.audit),
+        lambda: query(handle, ReturnHold.audit, budget),
         missing=not_recorded(shipment_id),
         ended=lambda: _outcome(handle),
+        budget=budget,
     )
+    return audit

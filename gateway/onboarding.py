@@ -100,12 +100,14 @@ async def disposition(client: Client, seller_id: str) -> SellerDisposition:
     )
 
 
-async def seller_audit(client: Client, seller_id: str) -> list[AuditEntry]:
+async def seller_audit(client: Client, seller_id: str, *, budget: Budget | None = None) -> list[AuditEntry]:
     """The seller's accepted events, oldest first (also after offboarding, while retained)."""
     handle = seller_handle(client, seller_id)
-    return await call(
+    audit: list[AuditEntry] = await call(
         handle,
-        lambda: handle.query(SellerOnboarding.audit),
+        lambda: query(handle, SellerOnboarding.audit, budget),
         missing=not_signed_up(seller_id),
         ended=lambda: _ended(seller_id),
+        budget=budget,
     )
+    return audit

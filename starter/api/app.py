@@ -24,7 +24,7 @@ from fastapi import FastAPI
 from temporalio.client import Client
 
 from config.settings import Settings
-from starter.api import broker, checklist, errors, health, openapi, returns, sellers
+from starter.api import broker, checklist, errors, health, openapi, operations, returns, sellers
 from starter.api.deps import Temporal, require_secrets
 from starter.api.limits import BoundedBody
 from starter.api.page import ChecklistPage
@@ -76,7 +76,7 @@ def create_app(settings: Settings, client: Client | None = None) -> FastAPI:
     app.state.temporal = Temporal(settings, client)
     app.state.page = ChecklistPage(settings)
     app.state.page_error = functools.partial(checklist.error_page, app.state.page)
-    for group in (sellers, returns, broker, checklist, health):
+    for group in (sellers, returns, operations, broker, checklist, health):
         app.include_router(group.router)
     errors.install(app)
     app.add_middleware(

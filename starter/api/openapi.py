@@ -25,6 +25,7 @@ DOCUMENT_SECRET = "whsec_" + "A" * 32
 TAGS = [
     {"name": "sellers", "description": "Sign-up, onboarding status, seller events, the page"},
     {"name": "returns", "description": "Returned parcels held at the U.S. warehouse"},
+    {"name": "operations", "description": "Reassigning parcels, the audit, deliveries given up"},
     {"name": "broker", "description": "The customs broker's signed webhook"},
     {"name": "health", "description": "Liveness"},
 ]
