@@ -1,11 +1,28 @@
-"""Looking things up for the workflows: a seller's situation, parcels held before a sign-up."""
+"""Looking things up for the workflows (a seller's situation, parcels held before a sign-up), and
+the signals between a parcel and its seller.
+
+The signals are sent from (local) activities through the client rather than as a workflow's
+external signal: an external signal costs the sender two history events and a workflow task to
+learn it landed, for each parcel; a local activity costs one marker in a task the workflow runs
+anyway. A signal does not wait for a workflow task slot, so unlike a query it cannot starve the
+worker it runs on."""
 
 from typing import Protocol
 
 import structlog
 from temporalio import activity
 
-from domain.payloads import FindHeldParcels, FindSeller, HeldParcels, SellerLookup
+from domain.payloads import (
+    FindHeldParcels,
+    FindSeller,
+    HeldParcels,
+    HoldLink,
+    ParcelsSignal,
+    SellerDisposition,
+    SellerLookup,
+    SellerSignal,
+    Signalled,
+)
 
 log = structlog.get_logger()
 
@@ -16,6 +33,12 @@ class Directory(Protocol):
     async def look_up_seller(self, seller_id: str) -> SellerLookup: ...
 
     async def held_parcels(self, seller_id: str) -> HeldParcels: ...
+
+    async def hold_opened(self, link: HoldLink) -> Signalled: ...
+
+    async def hold_closed(self, link: HoldLink) -> Signalled: ...
+
+    async def tell_parcels(self, shipment_ids: list[str], disposition: SellerDisposition) -> Signalled: ...
 
 
 class DirectoryActivities:
@@ -39,3 +62,18 @@ class DirectoryActivities:
     async def look_up_seller(self, request: FindSeller) -> SellerLookup:
         """The seller's current disposition, from their running onboarding workflow."""
         return await self._directory.look_up_seller(request.seller_id)
+
+    @activity.defn(name="signal_hold_opened")
+    async def signal_hold_opened(self, request: SellerSignal) -> Signalled:
+        """A parcel registers with its seller's workflow (``not_running``: there is none)."""
+        return await self._directory.hold_opened(request.link)
+
+    @activity.defn(name="signal_hold_closed")
+    async def signal_hold_closed(self, request: SellerSignal) -> Signalled:
+        """A parcel tells its seller's workflow it has ended (or moved to another seller)."""
+        return await self._directory.hold_closed(request.link)
+
+    @activity.defn(name="signal_parcels")
+    async def signal_parcels(self, request: ParcelsSignal) -> Signalled:
+        """A seller's workflow tells its held parcels what to do now."""
+        return await self._directory.tell_parcels(request.shipment_ids, request.disposition)

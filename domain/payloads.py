@@ -114,15 +114,6 @@ class SellerOnboardingInput(BaseModel):
         return self.model_dump(exclude={"carried"}, exclude_unset=True)
 
 
-class HoldLink(BaseModel):
-    """Signal from a ``ReturnHold`` to its seller's workflow: a parcel was opened or closed."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    shipment_id: str
-    seller_id: str
-
-
 class SellerDisposition(BaseModel):
     """Signal from a seller's workflow to a ``ReturnHold``: what to do with the seller's parcels."""
 
@@ -139,6 +130,41 @@ class SellerDisposition(BaseModel):
     link_epoch: int | None = None
     link_nonce: str | None = None
     """What the parcel's messages mint the seller's checklist link for (see ``OnboardingStatus``)."""
+
+
+class HoldLink(BaseModel):
+    """Signal from a ``ReturnHold`` to its seller's workflow: a parcel was opened or closed."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    shipment_id: str
+    seller_id: str
+    seen: SellerDisposition | None = None
+    """What the parcel already knows of its seller: the seller's workflow answers ``hold_opened``
+    only when its disposition differs, so a parcel costs its seller no signal back."""
+
+
+class SellerSignal(BaseModel):
+    """A parcel's word to its seller's workflow, sent by a local activity (see ``ReturnHold``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    link: HoldLink
+
+
+class ParcelsSignal(BaseModel):
+    """A seller's disposition for some of its held parcels, sent by a local activity."""
+
+    model_config = ConfigDict(extra="forbid")
+    shipment_ids: list[str]
+    disposition: SellerDisposition
+
+
+class Signalled(BaseModel):
+    """Which workflows took the signal; the others were not running (closed, or never started)."""
+
+    model_config = ConfigDict(extra="forbid")
+    delivered: list[str] = Field(default_factory=list)
+    not_running: list[str] = Field(default_factory=list)
 
 
 # --- ReturnHold ---------------------------------------------------------------------------------
@@ -168,6 +194,9 @@ class ReturnHoldInput(BaseModel):
     seller_id: str = ""
     arrived_at: Any = None
     origin: str | None = None
+    seller_lookup: "SellerLookup | None" = None
+    """Internal: the seller's situation, looked up by the starter just before the start, so the
+    parcel need not ask (an activity and a workflow task less); absent, the parcel asks itself."""
 
 
 class _Request(BaseModel):
@@ -325,3 +354,6 @@ class SellerLookup(BaseModel):
     model_config = ConfigDict(extra="ignore")
     known: bool
     disposition: SellerDisposition | None = None
+
+
+ReturnHoldInput.model_rebuild()  # its internal seller_lookup names a model defined further down

@@ -1,7 +1,9 @@
 """Calls on a returned parcel's ``ReturnHold`` workflow: arrival, status, decision, extension."""
 
+import asyncio
 from typing import Any
 
+import structlog
 from temporalio.client import Client, WorkflowHandle
 from temporalio.common import WorkflowIDReusePolicy
 
@@ -17,13 +19,20 @@ from domain.payloads import (
     HoldStatus,
     Reassign,
     ReassignRequest,
+    SellerLookup,
 )
 from domain.state import AuditEntry
 from domain.workflow_ids import hold_workflow_id
 from gateway.budget import Budget
 from gateway.calls import Started, call, query, start_once, update
+from gateway.directory import TemporalDirectory
 from gateway.errors import Conflict, NotFound
 from workflows.return_hold import ReturnHold
+
+LOOKUP_SECONDS = 2.0
+"""At most this long is spent looking the seller up before a start; the parcel asks itself after."""
+
+log = structlog.get_logger()
 
 
 def not_recorded(shipment_id: str) -> NotFound:
@@ -36,6 +45,21 @@ def not_recorded(shipment_id: str) -> NotFound:
 
 def hold_handle(client: Client, shipment_id: str) -> WorkflowHandle[ReturnHold, Any]:
     return client.get_workflow_handle_for(ReturnHold.run, hold_workflow_id(shipment_id))
+
+
+async def _seller_lookup(client: Client, seller_id: str, budget: Budget | None) -> SellerLookup | None:
+    """The seller's situation, for the parcel to start with; None when it cannot be had quickly.
+
+    Asked here, the parcel's workflow needs no activity (and no workflow task) to learn it. Any
+    failure only means the parcel asks itself, as it always could.
+    """
+    seconds = LOOKUP_SECONDS if budget is None else min(LOOKUP_SECONDS, budget.left() / 2)
+    try:
+        async with asyncio.timeout(seconds):
+            return await TemporalDirectory(client).look_up_seller(seller_id)
+    except Exception as err:  # any failure: the parcel asks the seller itself
+        log.info("seller not looked up before the start", seller_id=seller_id, error=repr(err))
+        return None
 
 
 async def record_arrival(
@@ -58,10 +82,14 @@ async def record_arrival(
 async def _start(
     client: Client, arrival: Arrival, *, task_queue: str, budget: Budget | None
 ) -> Started[ReturnHold]:
+    start = arrival.model_dump(mode="json", exclude_none=True)
+    lookup = await _seller_lookup(client, arrival.seller_id, budget)
+    if lookup is not None:
+        start["seller_lookup"] = lookup.model_dump(mode="json")
     return await start_once(
         client,
         ReturnHold.run,
-        arrival.model_dump(mode="json", exclude_none=True),
+        start,
         workflow_id=hold_workflow_id(arrival.shipment_id),
         task_queue=task_queue,
         # A shipment id is never reused while its history is retained: the parcel has had its

@@ -300,7 +300,7 @@ async def test_a_warehouse_instruction_given_up_keeps_the_parcel_until_it_is_ret
             )
             assert (await parcel.result()).outcome == "released"
             assert warehouse.seen_keys == {failed.idempotency_key}
-            handle = stack.client.get_workflow_handle_for(ReturnHold.run, parcel.id)
+            handle = holds.hold_handle(stack.client, shipment)
             assert [e.type for e in await handle.query(ReturnHold.audit)] == ["delivery_retried"]
 
 
@@ -313,5 +313,5 @@ async def test_a_legacy_poa_seller_is_cleared_again_without_a_new_poa(dev_stack:
     journey = [e for e in FULL_JOURNEY if e["type"] not in ("poa_submitted", "poa_approved")]
     status = await dev_stack.send(seller, *journey)
     assert status.cleared_for_returns and status.stage == "cleared"
-    handle = dev_stack.client.get_workflow_handle_for(SellerOnboarding.run, f"seller-onboarding-{seller}")
+    handle = sellers.seller_handle(dev_stack.client, seller)
     assert "poa_submitted" not in [e.type for e in await handle.query(SellerOnboarding.audit)]

@@ -5,6 +5,12 @@ deadline) and are drained before a run continues as new or completes, so none is
 A transient failure is retried with backoff for up to ``DELIVERY_GIVE_UP_AFTER_SECONDS``; a
 delivery refused for good, or still failing then, becomes a :class:`PendingDelivery` that the
 workflow shows to operations and keeps until they retry or abandon it — never silently dropped.
+
+Local first (``local_first``, the ``lean-commands`` patch): a delivery is tried once as a local
+activity, which costs one marker in the workflow task already running instead of three events and
+a workflow task of its own to learn the result; only when that attempt fails for a reason worth
+retrying does the regular activity take over, with its backoff and give-up time. Every delivery
+is idempotent on its key, so an attempt repeated after a crash sends nothing twice.
 """
 
 import asyncio
@@ -32,14 +38,18 @@ with workflow.unsafe.imports_passed_through():
     )
     from domain.state import PendingDelivery
 
+PERMANENT_ERRORS = ("PermanentDeliveryError", "TemplateError")
+"""The adapters' errors that no retry can fix (a refused recipient, a template that fails)."""
 DELIVERY_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
     maximum_interval=timedelta(minutes=10),
-    non_retryable_error_types=["PermanentDeliveryError", "TemplateError"],
+    non_retryable_error_types=list(PERMANENT_ERRORS),
 )
 DELIVERY_TIMEOUT = timedelta(seconds=30)
 """One attempt; the retry policy and the give-up time bound all of them."""
+LOCAL_ATTEMPT_TIMEOUT = timedelta(seconds=5)
+"""The local attempt holds its workflow task open: it must end well within the task's timeout."""
 
 # What each kind of delivery is sent with, and the model its request is kept as.
 ACTIVITIES: dict[DeliveryKind, tuple[Callable[..., Any], type[BaseModel]]] = {
@@ -60,6 +70,49 @@ def failure_reason(err: BaseException, give_up_after: timedelta) -> str:
     return str(cause or err)
 
 
+DELIVERY_FAILED = (ActivityError, ApplicationError, TimeoutError)
+"""How a delivery's failure reaches the workflow: a retried activity's as an ``ActivityError``, a
+local attempt's as the error it raised (or its timeout)."""
+
+
+def _permanent(err: BaseException) -> bool:
+    cause = err.cause if isinstance(err, ActivityError) else err
+    return isinstance(cause, ApplicationError) and (cause.non_retryable or cause.type in PERMANENT_ERRORS)
+
+
+async def deliver(
+    activity: Callable[..., Any],
+    request: BaseModel,
+    *,
+    give_up_after: timedelta,
+    summary: str,
+    local_first: bool,
+) -> DeliveryReceipt:
+    """Run one delivery: a local attempt first (if ``local_first``), then the retried activity."""
+    if local_first:
+        try:
+            receipt: DeliveryReceipt = await workflow.execute_local_activity_method(
+                activity,
+                request,
+                start_to_close_timeout=LOCAL_ATTEMPT_TIMEOUT,
+                retry_policy=RetryPolicy(maximum_attempts=1),
+                summary=summary,
+            )
+            return receipt
+        except DELIVERY_FAILED as err:
+            if _permanent(err):
+                raise
+    receipt = await workflow.execute_activity_method(
+        activity,
+        request,
+        start_to_close_timeout=DELIVERY_TIMEOUT,
+        schedule_to_close_timeout=give_up_after,
+        retry_policy=DELIVERY_RETRY,
+        summary=summary,
+    )
+    return receipt
+
+
 @dataclass
 class _InFlight:
     task: asyncio.Task[DeliveryReceipt]
@@ -74,17 +127,27 @@ class Deliveries:
         self._in_flight: list[_InFlight] = []
         self.give_up_after = timedelta(days=1)
         """Set from the run's settings snapshot before the first delivery."""
+        self.local_first = False
+        """Try each delivery once as a local activity first (set by the workflow's patch)."""
 
     def start(self, kind: DeliveryKind, request: BaseModel, *, summary: str) -> None:
         activity, _ = ACTIVITIES[kind]
-        task: asyncio.Task[DeliveryReceipt] = workflow.start_activity_method(
-            activity,
-            request,
-            start_to_close_timeout=DELIVERY_TIMEOUT,
-            schedule_to_close_timeout=self.give_up_after,
-            retry_policy=DELIVERY_RETRY,
-            summary=summary,
-        )
+        task: asyncio.Task[DeliveryReceipt]
+        if self.local_first:
+            task = asyncio.ensure_future(
+                deliver(
+                    activity, request, give_up_after=self.give_up_after, summary=summary, local_first=True
+                )
+            )
+        else:  # the commands release 1 recorded
+            task = workflow.start_activity_method(
+                activity,
+                request,
+                start_to_close_timeout=DELIVERY_TIMEOUT,
+                schedule_to_close_timeout=self.give_up_after,
+                retry_policy=DELIVERY_RETRY,
+                summary=summary,
+            )
         self._in_flight.append(_InFlight(task, kind, request))
 
     def notify(

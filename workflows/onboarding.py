@@ -43,6 +43,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.payloads import (
         FindHeldParcels,
         HoldLink,
+        ParcelsSignal,
         SellerDisposition,
         SellerOnboardingInput,
         SellerProfile,
@@ -56,6 +57,7 @@ with workflow.unsafe.imports_passed_through():
     from domain.workflow_ids import hold_workflow_id
     from workflows.deliveries import Deliveries
     from workflows.metrics import count
+    from workflows.patches import LEAN_COMMANDS
     from workflows.timer import UpdatableTimer
 
 # A seller with hundreds of held parcels is released in batches of this many signals.
@@ -102,6 +104,11 @@ class SellerOnboarding:
         self._settings: WorkflowSettings | None = None
         self._effects: list[rules.Effects] = []
         self._tell_parcels: list[str] = []
+        self._seen: dict[str, SellerDisposition] = {}
+        """What each newly registered parcel already knows of this seller (lean runs tell it only
+        when that differs from the seller's disposition)."""
+        self._lean = False
+        """Whether this run issues release 2's leaner commands (the ``lean-commands`` patch)."""
         self._changed = False
         """Something handlers changed must be published (search attributes, details)."""
         self._deliveries = Deliveries()
@@ -123,6 +130,8 @@ class SellerOnboarding:
 
     @workflow.run
     async def run(self, data: SellerOnboardingInput) -> rules.OnboardingStatus:
+        self._lean = workflow.patched(LEAN_COMMANDS)
+        self._timer.keep_earlier = self._deliveries.local_first = self._lean
         if self._invalid is not None:
             raise self._invalid
         self._settings = await workflow.execute_local_activity_method(
@@ -166,7 +175,9 @@ class SellerOnboarding:
         if record.lifecycle == "cleared":
             self._m.last_login_at = workflow.now()
         # Parcels that arrived before the seller signed up could not reach this workflow.
-        found = await workflow.execute_activity_method(
+        # A visibility list, not a query: as a local activity it needs no workflow task slot.
+        find = workflow.execute_local_activity_method if self._lean else workflow.execute_activity_method
+        found = await find(
             DirectoryActivities.find_held_parcels,
             FindHeldParcels(seller_id=record.seller_id),
             start_to_close_timeout=timedelta(seconds=30),
@@ -310,7 +321,9 @@ class SellerOnboarding:
 
     @workflow.signal
     def hold_opened(self, link: HoldLink) -> None:
-        """A parcel of this seller arrived: tell it at once what to do with it."""
+        """A parcel of this seller arrived: tell it what to do with it, unless it knows already."""
+        if link.seen is not None:
+            self._seen[link.shipment_id] = link.seen
         self._track_parcel(link.shipment_id)
 
     @workflow.signal
@@ -414,13 +427,37 @@ class SellerOnboarding:
         )
 
     async def _tell_parcels_now(self) -> None:
-        """Send each queued parcel the seller's current disposition."""
+        """Send each queued parcel the seller's current disposition (if it does not know it)."""
         if not self._tell_parcels:
             return
         shipment_ids, self._tell_parcels = self._tell_parcels, []
+        seen, self._seen = self._seen, {}
         disposition = self.disposition()
         final = disposition.cleared_for_returns or disposition.return_method is not None
+        if self._lean:
+            await self._signal_parcels([s for s in shipment_ids if seen.get(s) != disposition], disposition)
+        else:
+            await self._signal_parcels_externally(shipment_ids, disposition)
+        if final:
+            told = set(shipment_ids)
+            self._m.held_shipments = [s for s in self._m.held_shipments if s not in told]
 
+    async def _signal_parcels(self, shipment_ids: list[str], disposition: SellerDisposition) -> None:
+        for start in range(0, len(shipment_ids), PARCEL_SIGNAL_BATCH):
+            batch = shipment_ids[start : start + PARCEL_SIGNAL_BATCH]
+            signalled = await workflow.execute_local_activity_method(
+                DirectoryActivities.signal_parcels,
+                ParcelsSignal(shipment_ids=batch, disposition=disposition),
+                start_to_close_timeout=timedelta(seconds=30),
+                summary=f"tell {len(batch)} parcel(s)",
+            )
+            if signalled.not_running:  # those parcels' workflows have already closed
+                workflow.logger.info("parcels not told (closed): %s", ", ".join(signalled.not_running))
+
+    async def _signal_parcels_externally(
+        self, shipment_ids: list[str], disposition: SellerDisposition
+    ) -> None:
+        # The commands release 1 recorded: an external signal per parcel.
         async def tell(shipment_id: str) -> None:
             handle = workflow.get_external_workflow_handle(hold_workflow_id(shipment_id))
             try:
@@ -430,9 +467,6 @@ class SellerOnboarding:
 
         for start in range(0, len(shipment_ids), PARCEL_SIGNAL_BATCH):
             await asyncio.gather(*(tell(s) for s in shipment_ids[start : start + PARCEL_SIGNAL_BATCH]))
-        if final:
-            told = set(shipment_ids)
-            self._m.held_shipments = [s for s in self._m.held_shipments if s not in told]
 
     def _notify_seller(self, template: str, **params: Any) -> None:
         self._notify("seller", template, **params)

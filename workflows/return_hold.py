@@ -1,9 +1,10 @@
 """ReturnHold: one workflow per returned parcel at the U.S. warehouse, until its one outcome.
 
-On arrival the parcel asks its seller's workflow for the seller's situation (a query, through an
-activity) and, if it is held, registers with it (signal ``hold_opened``); the seller's workflow
-tells it again whenever the situation changes (signal ``seller_disposition``) — cleared, opted
-out — so a clearance releases every held parcel within seconds, across any number of the seller's
+On arrival the parcel learns its seller's situation (looked up by the starter just before the
+start, else by a query through an activity) and, if it is held, registers with the seller's
+workflow (signal ``hold_opened``, carrying what the parcel knows); the seller's workflow tells it
+whenever the situation changes (signal ``seller_disposition``) — cleared, opted out — so a
+clearance releases every held parcel within seconds, across any number of the seller's
 continue-as-new runs (signals address the workflow id, not a run). A parcel whose seller has no
 workflow yet is held on the same clock, operations is told, and the seller's workflow finds it
 through visibility when the seller signs up.
@@ -11,7 +12,8 @@ through visibility when the seller signs up.
 The deadline is computed once, on arrival, from the settings snapshot taken then, and only an
 extension moves it (see :mod:`workflows.timer`). Exactly one of release, forward and dispose is
 carried out, with the warehouse instruction keyed on the shipment so a retry or a crash never
-issues two.
+issues two. Which commands carry all this (local activities or not) is the ``lean-commands``
+patch's choice: see :mod:`workflows.patches` and docs/versioning.md.
 """
 
 from datetime import datetime, timedelta
@@ -20,7 +22,7 @@ from typing import Any
 from pydantic import ValidationError
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeUpdate
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     # The other workflow is only named here (its signal handlers, by reference): passed through,
@@ -53,6 +55,8 @@ with workflow.unsafe.imports_passed_through():
         ReassignRequest,
         ReturnHoldInput,
         SellerDisposition,
+        SellerLookup,
+        SellerSignal,
         SnapshotRequest,
     )
     from domain.settings import WorkflowSettings
@@ -60,8 +64,16 @@ with workflow.unsafe.imports_passed_through():
     from domain.steps import Party
     from domain.validation import parse_strict, parse_with
     from domain.workflow_ids import seller_workflow_id
-    from workflows.deliveries import DELIVERY_RETRY, DELIVERY_TIMEOUT, Deliveries, failure_reason
+    from workflows.deliveries import (
+        DELIVERY_FAILED,
+        DELIVERY_RETRY,
+        DELIVERY_TIMEOUT,
+        Deliveries,
+        deliver,
+        failure_reason,
+    )
     from workflows.metrics import count
+    from workflows.patches import LEAN_COMMANDS
     from workflows.timer import UpdatableTimer
 
 _ACTION_OF: dict[Outcome, WarehouseAction] = {
@@ -82,7 +94,8 @@ class ReturnHold:
     def __init__(self, data: ReturnHoldInput) -> None:
         self._invalid: InvalidInput | None = None
         try:
-            arrival = parse_strict(Arrival, data.model_dump(exclude_unset=True), "ReturnHold input")
+            fields = data.model_dump(exclude_unset=True, exclude={"seller_lookup"})
+            arrival = parse_strict(Arrival, fields, "ReturnHold input")
         except InvalidInput as err:
             self._invalid = err
             # A placeholder answers queries until run() fails the workflow.
@@ -99,11 +112,15 @@ class ReturnHold:
         """A reassignment was accepted: the seller the parcel leaves; the main line moves it."""
         self._retries: list[PendingDelivery] = []
         """Failed deliveries operations asked to retry; the main line sends them."""
+        self._lean = False
+        """Whether this run issues release 2's leaner commands (the ``lean-commands`` patch)."""
 
     # --- the main line -----------------------------------------------------------------------
 
     @workflow.run
     async def run(self, data: ReturnHoldInput) -> HoldResult:
+        self._lean = workflow.patched(LEAN_COMMANDS)
+        self._timer.keep_earlier = self._deliveries.local_first = self._lean
         if self._invalid is not None:
             raise self._invalid
         m = self._m
@@ -115,7 +132,8 @@ class ReturnHold:
         )
         self._deliveries.give_up_after = timedelta(seconds=self._settings.delivery_give_up_after_seconds)
         m.due_on = self._calendar.due_on(m.arrival.arrived_at, self._settings.hold_business_days)
-        await self._look_up_seller()
+        # The starter looked the seller up just before the start (the lean runs trust it).
+        await self._look_up_seller(data.seller_lookup if self._lean else None)
         if self._outcome_now() is None:
             self._announce_hold()
 
@@ -177,8 +195,8 @@ class ReturnHold:
         await self._look_up_seller()
         self._publish()
 
-    async def _look_up_seller(self) -> None:
-        """Ask the seller's workflow for the seller's situation, and register if held.
+    async def _look_up_seller(self, known: SellerLookup | None = None) -> None:
+        """Ask the seller's workflow for the seller's situation (unless ``known``), and register if held.
 
         A query through an activity costs less than a signal round trip and needs no timer. Not a
         *local* activity: it would hold this workflow task open while the query waits for a
@@ -186,12 +204,16 @@ class ReturnHold:
         seller workflows it queries (measured: the worker stalls at ~100 parcels at once).
         """
         m = self._m
-        lookup = await workflow.execute_activity_method(
-            DirectoryActivities.look_up_seller,
-            FindSeller(seller_id=m.arrival.seller_id),
-            start_to_close_timeout=timedelta(seconds=30),
-            retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)),
-            summary="look up the seller",
+        lookup = (
+            known
+            if known is not None
+            else await workflow.execute_activity_method(
+                DirectoryActivities.look_up_seller,
+                FindSeller(seller_id=m.arrival.seller_id),
+                start_to_close_timeout=timedelta(seconds=30),
+                retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=1)),
+                summary="look up the seller",
+            )
         )
         if lookup.disposition is not None and m.disposition is None:
             m.disposition = lookup.disposition
@@ -259,18 +281,29 @@ class ReturnHold:
         The instruction decides the parcel's outcome, so it cannot be abandoned: the parcel stays
         in its state until the warehouse has it.
         """
+        local_first = self._lean
         while True:
             try:
-                await workflow.execute_activity_method(
-                    DeliveryActivities.instruct_warehouse,
-                    instruction,
-                    start_to_close_timeout=DELIVERY_TIMEOUT,
-                    schedule_to_close_timeout=self._deliveries.give_up_after,
-                    retry_policy=DELIVERY_RETRY,
-                    summary=f"{instruction.action} {instruction.shipment_id}",
-                )
+                if local_first:
+                    await deliver(
+                        DeliveryActivities.instruct_warehouse,
+                        instruction,
+                        give_up_after=self._deliveries.give_up_after,
+                        summary=f"{instruction.action} {instruction.shipment_id}",
+                        local_first=True,
+                    )
+                else:
+                    await workflow.execute_activity_method(
+                        DeliveryActivities.instruct_warehouse,
+                        instruction,
+                        start_to_close_timeout=DELIVERY_TIMEOUT,
+                        schedule_to_close_timeout=self._deliveries.give_up_after,
+                        retry_policy=DELIVERY_RETRY,
+                        summary=f"{instruction.action} {instruction.shipment_id}",
+                    )
                 return
-            except ActivityError as err:
+            except DELIVERY_FAILED as err:
+                local_first = False  # operations' retry goes straight to the retried activity
                 failure = FailedDelivery(
                     idempotency_key=instruction.idempotency_key,
                     kind="warehouse_instruction",
@@ -311,6 +344,21 @@ class ReturnHold:
         """Signal the (given, else current) seller's workflow; False when none is running."""
         arrival = self._m.arrival
         seller = seller_id or arrival.seller_id
+        if self._lean:
+            # What the parcel knows of its seller: the seller answers only if it has changed.
+            opened = signal is onboarding.SellerOnboarding.hold_opened
+            link = HoldLink(
+                shipment_id=arrival.shipment_id,
+                seller_id=seller,
+                seen=self._m.disposition if opened else None,
+            )
+            signalled = await workflow.execute_local_activity_method(
+                DirectoryActivities.signal_hold_opened if opened else DirectoryActivities.signal_hold_closed,
+                SellerSignal(link=link),
+                start_to_close_timeout=timedelta(seconds=30),
+                summary=f"tell seller {seller}",
+            )
+            return bool(signalled.delivered)
         handle = workflow.get_external_workflow_handle(seller_workflow_id(seller))
         try:
             await handle.signal(signal, HoldLink(shipment_id=arrival.shipment_id, seller_id=seller))

@@ -25,12 +25,18 @@ class UpdatableTimer:
         self.summary = summary
         self.wake_at: datetime | None = None
         self._timer: asyncio.Task[None] | None = None
+        self.keep_earlier = False
+        """Keep a running timer when the wake-up moves later (see :meth:`_set`)."""
 
     def _set(self, wake_at: datetime | None) -> None:
         if wake_at == self.wake_at and (self._timer is not None or wake_at is None):
             return
-        if self._timer is not None and not self._timer.done():
-            self._timer.cancel()
+        if self.keep_earlier and self._running and (wake_at is None or self._earlier_than(wake_at)):
+            # Most changes move the wake-up later (a step done restarts a reminder clock):
+            # replacing the timer would cost a cancellation and a new timer for each of them. The
+            # running one fires early instead, now and then, and the wake-up is recomputed then.
+            return
+        self._stop()
         self.wake_at, self._timer = wake_at, None
         if wake_at is not None:
             delay = max(wake_at - workflow.now(), MINIMUM_SLEEP)
@@ -49,6 +55,18 @@ class UpdatableTimer:
     def fired(self) -> bool:
         return self._timer is not None and self._timer.done() and not self._timer.cancelled()
 
+    @property
+    def _running(self) -> bool:
+        return self._timer is not None and not self._timer.done()
+
+    def _earlier_than(self, wake_at: datetime) -> bool:
+        return self.wake_at is not None and self.wake_at <= wake_at
+
+    def _stop(self) -> None:
+        if self._timer is not None and not self._timer.done():
+            self._timer.cancel()
+        self.wake_at, self._timer = None, None
+
     def cancel(self) -> None:
         """Stop the timer (before the workflow completes or continues as new)."""
-        self._set(None)
+        self._stop()

@@ -1,0 +1,11 @@
+"""The ids of the workflows' patches (docs/versioning.md lists each with what it changed).
+
+Asked once, at the top of ``run`` before its first ``await``: the answer decides the first
+commands, and a handler that runs in the same first activation reads it from the workflow.
+"""
+
+LEAN_COMMANDS = "lean-commands"
+"""Release 2: the same work in fewer commands. Deliveries (and the parcel–seller signals) are
+tried once as local activities; a timer that would only move later is kept; a parcel started
+with its seller's situation does not ask for it; a seller answers a parcel's registration only
+when the parcel's view of it is out of date."""
