@@ -65,8 +65,17 @@ def build_worker(client: Client, settings: Settings, **options: Any) -> Worker:
         ],
         activity_executor=ThreadPoolExecutor(max_workers=8),
         graceful_shutdown_timeout=timedelta(seconds=20),
-        **options,
+        **({**_concurrency(settings), **options}),
     )
+
+
+def _concurrency(settings: Settings) -> dict[str, Any]:
+    """The worker's slots and cache, from settings measured on this machine (see their notes)."""
+    return {
+        "max_concurrent_workflow_tasks": settings.worker_workflow_task_slots,
+        "max_concurrent_local_activities": settings.worker_local_activity_slots,
+        "max_cached_workflows": settings.worker_max_cached_workflows,
+    }
 
 
 WORKER_RESTART_DELAY = 5.0

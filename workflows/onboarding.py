@@ -449,7 +449,6 @@ class SellerOnboarding:
                 DirectoryActivities.signal_parcels,
                 ParcelsSignal(shipment_ids=batch, disposition=disposition),
                 start_to_close_timeout=timedelta(seconds=30),
-                summary=f"tell {len(batch)} parcel(s)",
             )
             if signalled.not_running:  # those parcels' workflows have already closed
                 workflow.logger.info("parcels not told (closed): %s", ", ".join(signalled.not_running))

@@ -356,7 +356,6 @@ class ReturnHold:
                 DirectoryActivities.signal_hold_opened if opened else DirectoryActivities.signal_hold_closed,
                 SellerSignal(link=link),
                 start_to_close_timeout=timedelta(seconds=30),
-                summary=f"tell seller {seller}",
             )
             return bool(signalled.delivered)
         handle = workflow.get_external_workflow_handle(seller_workflow_id(seller))
