@@ -248,8 +248,24 @@ def _md_throughput(r: dict[str, Any]) -> list[str]:
         _row("updates / s", t["updates_per_s"], o["updates_per_s"], r["updates_per_s_ratio"], ""),
         _row("update p50 (ms)", t["update_p50_ms"], o["update_p50_ms"], r["p50_latency_ratio"], "≤ 1.5"),
         _row("update p95 (ms)", t["update_p95_ms"], o["update_p95_ms"], r["p95_latency_ratio"], "≤ 1.5"),
+        _row("workflow task p95 / max (s)", _tasks(t), _tasks(o), "", "< 10 (timeout)"),
+        _row(
+            "workflow tasks timed out",
+            t.get("workflow_task_timeouts"),
+            o.get("workflow_task_timeouts"),
+            "",
+            "0",
+        ),
         "",
     ]
+
+
+def _timeouts(phase: dict[str, Any]) -> Any:
+    return phase.get("workflow_task_timeouts")
+
+
+def _tasks(phase: dict[str, Any]) -> str:
+    return f"{phase.get('workflow_task_p95_s')} / {phase.get('workflow_task_max_s')}"
 
 
 def _md_cost(cost: dict[str, Any]) -> list[str]:

@@ -5,6 +5,8 @@ events one after another, as a seller and the broker would send them); then N ``
 workflows get the same number of no-op updates with the same concurrency, on the same server,
 in the same process. A workflow counts as done when it is idle: no workflow task and no activity
 pending (so the notifications an event causes are part of the time, as they are of the events).
+Each side also reports how long its workflow tasks ran on the worker and whether any timed out:
+run with twice the sellers the worker keeps up with, this is the check on the worker's slots.
 """
 
 import asyncio
@@ -14,7 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from temporalio.client import Client
+from temporalio.api.enums.v1 import EventType
+from temporalio.client import Client, WorkflowHandle
 
 import gateway.onboarding as sellers
 from bench.common import gather_limited, percentile, plain_worker, settle
@@ -34,6 +37,9 @@ class Phase:
     wall_seconds: float = 0.0
     history_events: int = 0
     latencies: list[float] = field(default_factory=list)
+    task_seconds: list[float] = field(default_factory=list)
+    """Each workflow task's run on the worker (started → completed), from the histories."""
+    task_timeouts: int = 0
 
     @property
     def events_per_second(self) -> float:
@@ -51,9 +57,23 @@ class Phase:
     def p95_ms(self) -> float:
         return percentile(self.latencies, 95) * 1000
 
+    async def read_tasks(self, handle: WorkflowHandle[Any, Any]) -> None:
+        """How long the workflow's tasks ran, and whether any ran past its timeout."""
+        started = None
+        async for e in handle.fetch_history_events():
+            if e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED:
+                started = e.event_time.ToDatetime()
+            elif e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED and started is not None:
+                self.task_seconds.append((e.event_time.ToDatetime() - started).total_seconds())
+            elif e.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT:
+                self.task_timeouts += 1
+
     def summary(self) -> dict[str, Any]:
         return {
             "workflows": self.workflows,
+            "workflow_task_max_s": round(max(self.task_seconds, default=0.0), 3),
+            "workflow_task_p95_s": round(percentile(self.task_seconds, 95), 3) if self.task_seconds else 0.0,
+            "workflow_task_timeouts": self.task_timeouts,
             "updates": len(self.latencies),
             "wall_s": round(self.wall_seconds, 2),
             "history_events": self.history_events,
@@ -80,7 +100,9 @@ async def drive_onboardings(client: Client, task_queue: str, n: int, concurrency
             t = time.perf_counter()
             await sellers.apply_event(client, seller, event)
             phase.latencies.append(time.perf_counter() - t)
-        return await settle(handle)
+        length = await settle(handle)
+        await phase.read_tasks(handle)
+        return length
 
     t0 = time.perf_counter()
     lengths = await gather_limited([one(i) for i in range(n)], concurrency)
@@ -101,7 +123,9 @@ async def drive_trivial(client: Client, task_queue: str, n: int, concurrency: in
             t = time.perf_counter()
             await handle.execute_update(BenchTrivial.touch, event)
             phase.latencies.append(time.perf_counter() - t)
-        return await settle(handle)
+        length = await settle(handle)
+        await phase.read_tasks(handle)
+        return length
 
     t0 = time.perf_counter()
     lengths = await gather_limited([one(i) for i in range(n)], concurrency)
