@@ -97,7 +97,7 @@ async def deliver(
                 start_to_close_timeout=LOCAL_ATTEMPT_TIMEOUT,
                 retry_policy=RetryPolicy(maximum_attempts=1),
                 # No summary: it is one more payload for the worker to encode with every attempt
-                # (measured: a sixth of replay); the marker's activity type says what it was.
+                # (measured: 6 % of a replay); the marker's activity type says what it was.
             )
             return receipt
         except DELIVERY_FAILED as err:
