@@ -221,19 +221,21 @@ class Settings(BaseSettings):
     """A held parcel is disposed when this business day after its arrival date ends."""
     hold_reminder_business_days_left: IntList = Field(default_factory=lambda: [5, 1])
     """The seller is reminded of a held parcel when this many business days are left."""
-    continue_as_new_after_events: int = Field(default=1_000, ge=20, le=40_000)
+    continue_as_new_after_events: int = Field(default=500, ge=20, le=40_000)
     """A seller's workflow continues as new after this many history events. A worker that lost
     the workflow from its cache replays the whole run inside one workflow task (10 s timeout), at
-    about 1.1 ms per event here, and tasks running beside it share the interpreter: 1,000 events
-    replay in about 1.1 s, so even ``WORKER_WORKFLOW_TASK_SLOTS`` (5) of them at once finish
-    within about 6 s (bench ``replay``, docs/performance.md)."""
-    worker_workflow_task_slots: int = Field(default=5, ge=2, le=1_000)
+    about 1.1 ms per event here, and tasks running beside it share the interpreter: 500 events
+    replay in about 0.6 s, so even ``WORKER_WORKFLOW_TASK_SLOTS`` (10) of them at once finish
+    within about 6 s (bench ``replay``, docs/performance.md). A new run costs a dozen events."""
+    worker_workflow_task_slots: int = Field(default=10, ge=2, le=1_000)
     """Workflow tasks one worker process runs at once (the SDK's ``max_concurrent_workflow_tasks``).
     They share one interpreter, so a task's time grows with the tasks beside it: after a restart
     every slot may be replaying a whole run (see ``CONTINUE_AS_NEW_AFTER_EVENTS``), and the SDK's
-    default of 100 would then run tasks past their 10 s timeout, again and again. At twice the
-    burst capacity 5 slots gave the throughput of 100 within the noise, 2 slots 25–35 % less
-    (docs/performance.md). Scale with worker processes, not slots."""
+    default of 100 would then run tasks past their 10 s timeout, again and again. A task also
+    keeps its slot while its deliveries' local attempts wait on SMTP or HTTP, so too few slots
+    starve a worker whose deliveries are slow: 5 did in the long chaos run. At twice the burst
+    capacity 10 slots gave the throughput of 100 within the noise (docs/performance.md). Scale
+    with worker processes, not slots."""
     worker_local_activity_slots: int = Field(default=20, ge=1, le=1_000)
     """Local activities (deliveries' first attempts, the parcel–seller signals) running at once."""
     worker_max_cached_workflows: int = Field(default=1_000, ge=0)

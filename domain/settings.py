@@ -47,7 +47,7 @@ class WorkflowSettings(BaseModel):
     hold_business_days: int = 15
     hold_reminder_business_days_left: list[int] = Field(default_factory=lambda: [5, 1])
     calendar: BusinessCalendar = BusinessCalendar(first_year=2000, last_year=2000)
-    continue_as_new_after_events: int = 1_000
+    continue_as_new_after_events: int = 500
     """A run continues as new after this many history events (or when Temporal suggests it)."""
     delivery_give_up_after_seconds: int = 86_400
     """A delivery still failing this long after its first attempt is given up (operations told)."""

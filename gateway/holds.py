@@ -29,8 +29,10 @@ from gateway.directory import TemporalDirectory
 from gateway.errors import Conflict, NotFound
 from workflows.return_hold import ReturnHold
 
-LOOKUP_SECONDS = 2.0
-"""At most this long is spent looking the seller up before a start; the parcel asks itself after."""
+LOOKUP_SECONDS = 0.5
+"""At most this long is spent looking the seller up before a start, then the parcel asks itself: an
+idle worker answers in milliseconds, and under a burst (the long chaos run: 719 of 900 arrivals
+waited out 2 s) the arrival should not wait for it."""
 
 log = structlog.get_logger()
 
