@@ -14,18 +14,12 @@ from domain.payloads import HoldResult, ReturnHoldInput
 from domain.workflow_ids import hold_workflow_id
 from testing.journeys import FULL_JOURNEY
 from testing.stack import Stack, new_id, settle
+from tests.test_operations import cleared
 from workflows.return_hold import ReturnHold
 
 
-async def _cleared(stack: Stack) -> str:
-    seller = new_id("s")
-    await stack.sign_up(seller)
-    await stack.send(seller, *FULL_JOURNEY)
-    return seller
-
-
 async def test_a_parcel_released_at_once_is_one_workflow_task_without_activities(dev_stack: Stack) -> None:
-    seller = await _cleared(dev_stack)
+    seller = await cleared(dev_stack)
     parcel = await dev_stack.arrive(seller)
     assert HoldResult.model_validate(await parcel.result()).outcome == "released"
     seen = kinds(await parcel.fetch_history())
@@ -54,7 +48,7 @@ async def test_a_held_parcel_costs_its_seller_one_signal_and_no_answer(dev_stack
 
 
 async def test_a_parcel_started_without_its_sellers_situation_asks_for_it(dev_stack: Stack) -> None:
-    seller = await _cleared(dev_stack)
+    seller = await cleared(dev_stack)
     shipment = new_id("p")
     # As a starter that could not reach the seller's workflow in time would start it.
     parcel = await dev_stack.client.start_workflow(
