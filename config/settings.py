@@ -233,9 +233,9 @@ class Settings(BaseSettings):
     every slot may be replaying a whole run (see ``CONTINUE_AS_NEW_AFTER_EVENTS``), and the SDK's
     default of 100 would then run tasks past their 10 s timeout, again and again. A task also
     keeps its slot while its deliveries' local attempts wait on SMTP or HTTP, so too few slots
-    starve a worker whose deliveries are slow: 5 did in the long chaos run. At twice the burst
-    capacity 10 slots gave the throughput of 100 within the noise (docs/performance.md). Scale
-    with worker processes, not slots."""
+    would starve a worker whose deliveries are slow: 10 rather than 5 for that margin. At twice
+    the burst capacity 5 and 10 slots gave the throughput of 100 within the noise
+    (docs/performance.md). Scale with worker processes, not slots."""
     worker_local_activity_slots: int = Field(default=20, ge=1, le=1_000)
     """Local activities (deliveries' first attempts, the parcel–seller signals) running at once."""
     worker_max_cached_workflows: int = Field(default=1_000, ge=0)
