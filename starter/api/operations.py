@@ -29,6 +29,7 @@ log = structlog.get_logger("api")
 router = APIRouter(tags=["operations"])
 
 KeyPath = Annotated[str, Path(description="The failed delivery's idempotency key (see `failed_deliveries`)")]
+VerdictPath = Annotated[str, Path(pattern="^(retry|abandon)$", description="`retry` or `abandon`")]
 _UPDATE_ANSWERS = {**ACCEPTED_RESPONSE, **error_responses(401, 403, 404, 409, *BODY_ERRORS, 503)}
 _OPTIONAL_REASON = request_body(DeliveryAction, "DeliveryAction", 'optional: `{"reason"?}`')
 
@@ -101,7 +102,7 @@ async def seller_delivery(
     caller: OperationsCaller,
     seller_id: SellerId,
     key: KeyPath,
-    verdict: Annotated[str, Path(pattern="^(retry|abandon)$", description="`retry` or `abandon`")],
+    verdict: VerdictPath,
     request: Request,
     call: CallDep,
 ) -> OnboardingStatus:
@@ -126,7 +127,7 @@ async def parcel_delivery(
     caller: OperationsCaller,
     shipment_id: ShipmentId,
     key: KeyPath,
-    verdict: Annotated[str, Path(pattern="^(retry|abandon)$", description="`retry` or `abandon`")],
+    verdict: VerdictPath,
     request: Request,
     call: CallDep,
 ) -> HoldStatus:
