@@ -29,6 +29,9 @@ def environment(
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
+        # The templates ship with the release: a stat of the template file on every render (a
+        # system call per notice, on the worker's event loop) would buy nothing.
+        auto_reload=False,
     )
     env.policies["ext.i18n.trimmed"] = True
     # newstyle: {{ _("%(n)s days", n=3) }} formats (and, in HTML, escapes the arguments).
