@@ -4,7 +4,8 @@ Parts, grouped by the server they share:
 
 - (a) ``throughput``, (b) ``cost`` (events sent back to back) and ``settled`` (each event once the
   previous has settled, as in life) on one dev server with the contract's search attributes; the
-  disposal scenarios of ``cost`` on the time-skipping server;
+  disposal scenarios of ``cost`` on the time-skipping server; (e) ``attribution`` (the burst of
+  (a) with notices or search-attribute upserts switched off, to say where the gap goes) there too;
 - (d) ``replay`` on a dev server of its own (its suggestion to continue as new moved out of the
   way), and ``instances`` with no server at all;
 - (c) ``scale`` (open workflows on a ``python worker.py`` process) on a dev server, ``deadlines``
@@ -28,6 +29,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bench.attribution import run_attribution
 from bench.common import Load, dev_server, machine, time_skipping_server
 from bench.cost import dev_scenarios, time_skipping_scenarios
 from bench.instances import instance_creation
@@ -38,8 +40,8 @@ from bench.throughput import run_throughput
 from config.logging import configure_logging
 from config.settings import Settings
 
-PARTS = ("throughput", "cost", "settled", "replay", "instances", "scale", "deadlines")
-DEV_PARTS = ("throughput", "cost", "settled")
+PARTS = ("throughput", "cost", "settled", "attribution", "replay", "instances", "scale", "deadlines")
+DEV_PARTS = ("throughput", "cost", "settled", "attribution")
 """The parts that share one dev server."""
 
 
@@ -104,6 +106,10 @@ async def _dev_parts(config: Config, data_dir: Path, results: dict[str, Any]) ->
             results["cost"] = await dev_scenarios(env.client, data_dir / "cost")
         if "settled" in config.parts:
             results["settled"] = await run_settled(env.client, data_dir / "settled", config.settled_repeats)
+        if "attribution" in config.parts:
+            results["attribution"] = await run_attribution(
+                env.client, data_dir / "attribution", config.sellers
+            )
     if "cost" in config.parts:
         async with time_skipping_server() as env:
             results["cost"].update(await time_skipping_scenarios(env, data_dir / "cost-skip"))
@@ -336,6 +342,35 @@ def _md_settled(s: dict[str, Any]) -> list[str]:
     ]
 
 
+def _md_attribution(a: dict[str, Any]) -> list[str]:
+    lines = [
+        f"### (e) Where an event's cost goes: the burst of (a), {a['n']} sellers, parts switched off",
+        "",
+        _row(
+            "variant",
+            "events / seller",
+            "events/s ratio",
+            "p50 / p95 ratio",
+            "CPU ms per update: this process (trivial)",
+            "server (trivial)",
+        ),
+        _row("---", "---", "---", "---", "---", "---"),
+    ]
+    for name, v in a["variants"].items():
+        o, t = v["onboarding"], v["trivial"]
+        lines.append(
+            _row(
+                name,
+                v["events_per_workflow"],
+                v["events_per_s_ratio"],
+                f"{v['p50_latency_ratio']} / {v['p95_latency_ratio']}",
+                f"{o['process_cpu_ms']} ({t['process_cpu_ms']})",
+                f"{o['server_cpu_ms']} ({t['server_cpu_ms']})",
+            )
+        )
+    return [*lines, ""]
+
+
 def _md_replay(r: dict[str, Any]) -> list[str]:
     s, t = r["seller"], r["trivial"]
     how = "extrapolated linearly from the run measured" if r["threshold_extrapolated"] else "measured"
@@ -426,6 +461,7 @@ SECTIONS: dict[str, Callable[[Any], list[str]]] = {
     "throughput": _md_throughput,
     "cost": _md_cost,
     "settled": _md_settled,
+    "attribution": _md_attribution,
     "replay": _md_replay,
     "instances": _md_instances,
     "scale": _md_scale,

@@ -66,6 +66,16 @@ async def test_every_part_runs_and_computes_positive_ratios(tmp_path: Path) -> N
     assert settled["onboarding"]["events"]["median"] > 0
     assert settled["hold_released_at_once"]["events"]["median"] > 0
 
+    # Each switch takes effect: no notice markers, no upsert events (the sandboxed workflow sees it).
+    variants = results["attribution"]["variants"]
+    shipped = variants["as shipped"]["events_per_workflow"]
+    assert variants["no notices"]["events_per_workflow"] < shipped
+    assert variants["no upserts"]["events_per_workflow"] < shipped
+    assert variants["neither"]["events_per_workflow"] < min(
+        variants["no notices"]["events_per_workflow"], variants["no upserts"]["events_per_workflow"]
+    )
+    assert all(v["onboarding"]["process_cpu_ms"] > 0 for v in variants.values())
+
     replay = results["replay"]
     assert replay["seller"]["events"] >= SMOKE.replay_events
     assert replay["trivial"]["events"] >= replay["seller"]["events"]
@@ -78,7 +88,7 @@ async def test_every_part_runs_and_computes_positive_ratios(tmp_path: Path) -> N
         assert value > 0, key
 
     report = markdown(results)
-    assert "### (a)" in report and "### Issue #12: summary" in report
+    assert "### (a)" in report and "### (e)" in report and "### Issue #12: summary" in report
 
 
 def test_command_line_parses_and_writes_its_results(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,0 +1,115 @@
+"""(e) Where an onboarding event's cost goes: the burst of (a) with parts of its work switched off.
+
+The same sellers and journey as the throughput part, on the same dev server, four times: as
+shipped; with no notices to people (``Deliveries.notify`` does nothing, so no local activity runs
+for them); with no search-attribute upserts; with neither. Each variant runs right after a trivial
+baseline of its own, and reports the CPU time spent per update by this process (client and worker)
+and by the server, besides the two ratios of (a).
+
+A measurement, not a product setting: the variants exist only inside this part, and what they
+switch off is what the product must do (tell the seller each next step, keep the Web UI's
+columns current). They say how much of the gap to the trivial workflow each part of the work is,
+so that a target can be weighed against what it would cost the sellers and operations.
+"""
+
+import contextlib
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+from temporalio import workflow
+from temporalio.client import Client
+
+from bench.common import cpu_seconds, plain_worker, server_pid
+from bench.throughput import Phase, drive_onboardings, drive_trivial
+from bench.trivial import ACTIVITIES, WORKFLOWS
+from testing.stack import make_settings
+from worker import build_worker
+from workflows.deliveries import Deliveries
+
+VARIANTS = ("as shipped", "no notices", "no upserts", "neither")
+
+
+@contextlib.contextmanager
+def _switched_off(variant: str) -> Iterator[None]:
+    # Both patched names live in modules the sandbox passes through, so the sandboxed workflow
+    # sees the patch; nothing else in the process runs workflow code meanwhile.
+    with contextlib.ExitStack() as stack:
+        if variant in ("no notices", "neither"):
+            stack.enter_context(mock.patch.object(Deliveries, "notify", lambda self, **_: None))
+        if variant in ("no upserts", "neither"):
+            stack.enter_context(mock.patch.object(workflow, "upsert_search_attributes", lambda *_: None))
+        yield
+
+
+def _own_cpu() -> float:
+    t = os.times()
+    return t.user + t.system
+
+
+class _Cpu:
+    """CPU seconds of this process and of the server over a block, per update."""
+
+    def __init__(self, server: int | None) -> None:
+        self.server = server
+        self.own = self.srv = 0.0
+
+    @contextlib.contextmanager
+    def measure(self) -> Iterator[None]:
+        own, srv = _own_cpu(), cpu_seconds(self.server) if self.server else 0.0
+        yield
+        self.own = _own_cpu() - own
+        self.srv = (cpu_seconds(self.server) - srv) if self.server else 0.0
+
+    def per_update_ms(self, phase: Phase) -> dict[str, float]:
+        n = max(len(phase.latencies), 1)
+        return {
+            "process_cpu_ms": round(self.own / n * 1000, 2),
+            "server_cpu_ms": round(self.srv / n * 1000, 2),
+        }
+
+
+async def _trivial(client: Client, n: int, cpu: _Cpu) -> Phase:
+    queue = f"bench-attr-trivial-{uuid.uuid4().hex[:8]}"
+    async with plain_worker(client, queue, WORKFLOWS, ACTIVITIES):
+        await drive_trivial(client, queue, 3, 3)
+        with cpu.measure():
+            return await drive_trivial(client, queue, n, n)
+
+
+async def _onboarding(client: Client, data_dir: Path, n: int, variant: str, cpu: _Cpu) -> Phase:
+    settings = make_settings(
+        data_dir / variant.replace(" ", "-"),
+        temporal_task_queue=f"bench-attr-{uuid.uuid4().hex[:8]}",
+        log_level="WARNING",
+    )
+    with _switched_off(variant):
+        async with build_worker(client, settings):
+            await drive_onboardings(client, settings.temporal_task_queue, 3, 3)
+            with cpu.measure():
+                return await drive_onboardings(client, settings.temporal_task_queue, n, n)
+
+
+async def run_attribution(client: Client, data_dir: Path, n: int) -> dict[str, Any]:
+    """Each variant after a trivial run of its own; per-update CPU and the ratios of (a)."""
+    server = server_pid(int(client.service_client.config.target_host.rsplit(":", 1)[1]))
+    out: dict[str, Any] = {"n": n, "variants": {}}
+    for variant in VARIANTS:
+        t0 = time.perf_counter()
+        trivial_cpu, onboarding_cpu = _Cpu(server), _Cpu(server)
+        trivial = await _trivial(client, n, trivial_cpu)
+        onboarding = await _onboarding(client, data_dir, n, variant, onboarding_cpu)
+        out["variants"][variant] = {
+            "events_per_workflow": round(onboarding.history_events / max(n, 1), 1),
+            "events_per_s_ratio": round(onboarding.events_per_second / trivial.events_per_second, 3),
+            "p50_latency_ratio": round(onboarding.p50_ms / trivial.p50_ms, 3),
+            "p95_latency_ratio": round(onboarding.p95_ms / trivial.p95_ms, 3),
+            "onboarding": onboarding_cpu.per_update_ms(onboarding),
+            "trivial": trivial_cpu.per_update_ms(trivial),
+            "wall_s": round(time.perf_counter() - t0, 1),
+        }
+    return out
