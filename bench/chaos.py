@@ -8,7 +8,9 @@ journey and so releases their held parcels; some parcels belong to sellers who n
 stay held, their 30-second recheck timers pending while the server is down. Meanwhile the worker
 is killed with SIGKILL at random moments and restarted, and the server is stopped and restarted.
 
-Every request is retried until it lands: starts are idempotent by workflow id, events carry an
+Every request is retried until it lands, as a client of the API retries a 503: on Temporal's
+unavailable or timed-out answers and on the gateway's retryable errors (``gateway.errors.RETRYABLE``,
+which the gateway raises for them). Starts are idempotent by workflow id, events carry an
 ``event_id`` and a fixed update id, decisions a fixed update id. The report says what was lost
 (workflows not in their expected end state, expected deliveries that never arrived), what was
 duplicated at the receiving end, how late the timers fired, and how long the system took to drain
@@ -33,17 +35,19 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from temporalio.api.enums.v1 import EventType
+from temporalio.api.history.v1 import HistoryEvent
 from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from temporalio.client import (
     Client,
     WorkflowExecutionStatus,
+    WorkflowHistory,
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
 )
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 import domain.search_attributes as sa
 import gateway.holds as holds
@@ -61,6 +65,7 @@ from domain.events import EventEnvelope
 from domain.payloads import Arrival, SignUp
 from domain.workflow_ids import hold_workflow_id
 from gateway.calls import Started
+from gateway.errors import RETRYABLE
 from gateway.holds import hold_handle
 from gateway.onboarding import seller_handle
 from testing.journeys import FULL_JOURNEY
@@ -78,6 +83,13 @@ ADDRESS = {
     "country": "US",
 }
 RECHECK_S = 30.0  # ReturnHold's first recheck of an unknown seller (WorkflowSettings default)
+RETRIED: tuple[type[Exception], ...] = (
+    RPCError,
+    TimeoutError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+    *RETRYABLE,  # the gateway's Unavailable and TimedOut: what the API answers with a 503
+)
+"""What the driver sends again (with backoff) until it lands or ``retrying``'s limit passes."""
 TYPE_NAMES = {1: "Text", 2: "Keyword", 3: "Int", 4: "Double", 5: "Bool", 6: "Datetime", 7: "KeywordList"}
 
 
@@ -306,7 +318,7 @@ class Chaos:
             try:
                 async with self.sem:
                     return await asyncio.wait_for(call(), timeout=40)
-            except (RPCError, TimeoutError, WorkflowUpdateRPCTimeoutOrCancelledError) as err:
+            except RETRIED as err:
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"{what}: gave up after {limit_s:.0f} s: {err}") from err
                 await asyncio.sleep(delay)
@@ -568,10 +580,8 @@ class Chaos:
         acted_late: list[float] = []
         beyond: list[str] = []
         during_outage = 0
-        for shipment in [*self.unknown_holds, *self.known_holds]:
-            handle = self.client.get_workflow_handle(hold_workflow_id(shipment))
-            history = await self.retrying(f"history {shipment}", handle.fetch_history)
-            events = list(history.events)
+        histories, never_started = await self._histories()
+        for shipment, events in histories.items():
             started: dict[int, datetime] = {}
             for i, e in enumerate(events):
                 when = e.event_time.ToDatetime(tzinfo=UTC)
@@ -613,7 +623,31 @@ class Chaos:
             "bound_acted_s": self.config.acted_bound_s,
             "late_beyond_bound": len(beyond),
             "late_examples": beyond[:10],
+            "never_started": never_started,
         }
+
+    async def _histories(self) -> tuple[dict[str, list[HistoryEvent]], list[str]]:
+        """Every parcel's history, and the parcels never started (the check counted them as lost)."""
+        assert self.client is not None
+        client = self.client
+
+        async def history(shipment: str) -> WorkflowHistory | None:
+            try:
+                return await client.get_workflow_handle(hold_workflow_id(shipment)).fetch_history()
+            except RPCError as err:
+                if err.status == RPCStatusCode.NOT_FOUND:
+                    return None  # asking again will not start it
+                raise
+
+        histories: dict[str, list[HistoryEvent]] = {}
+        never_started: list[str] = []
+        for shipment in [*self.unknown_holds, *self.known_holds]:
+            found = await self.retrying(f"history {shipment}", functools.partial(history, shipment))
+            if found is None:
+                never_started.append(shipment)
+            else:
+                histories[shipment] = list(found.events)
+        return histories, never_started
 
     # --- the whole run ----------------------------------------------------------------------------
 
@@ -667,7 +701,12 @@ class Chaos:
                 *(self.unknown_arrival(s, at) for s, at in zip(self.unknown_holds, unknown_at, strict=True)),
                 return_exceptions=True,
             )
-            self.report.errors += [f"{type(e).__name__}: {e}" for e in work if isinstance(e, BaseException)]
+            names = [*self.sellers, *self.unknown_holds]
+            self.report.errors += [
+                f"{name}: {type(e).__name__}: {e}"
+                for name, e in zip(names, work, strict=True)
+                if isinstance(e, BaseException)
+            ]
             await chaos
             workload_done = time.monotonic()
             # Drain: until every workflow is in its end state and every delivery is in.

@@ -54,6 +54,13 @@ class TimedOut(GatewayError):
     code = "timed_out"
 
 
+RETRYABLE: tuple[type[GatewayError], ...] = (Unavailable, TimedOut)
+"""The errors after which the same request may be sent again (the API's 503 with ``Retry-After``):
+nothing was done, or what was done is safe to ask again (a start keeps the running workflow, an
+event with an ``event_id`` applies once). A client that retries these with backoff rides out a
+Temporal outage."""
+
+
 class Accepted(GatewayError):
     """Temporal accepted the request (an update is in the workflow's history) but it has not finished
     within the caller's time: it will, and its outcome can be asked for later."""

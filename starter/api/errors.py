@@ -26,7 +26,16 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from domain.errors import NotAllowedNow, Rejection
-from gateway.errors import Accepted, Conflict, NotFound, QueryFailed, QueryRefused, TimedOut, Unavailable
+from gateway.errors import (
+    RETRYABLE,
+    Accepted,
+    Conflict,
+    NotFound,
+    QueryFailed,
+    QueryRefused,
+    TimedOut,
+    Unavailable,
+)
 from starter.api.problems import MEDIA_TYPE, ApiProblem, Kind
 
 log = structlog.get_logger("api")
@@ -126,7 +135,7 @@ def temporal_errors(poll: str | None = None) -> Iterator[None]:
         if poll is None:
             raise
         raise StillRunning(f"{err.message}: poll {poll} for the outcome", poll) from None
-    except (Unavailable, TimedOut) as err:
+    except RETRYABLE as err:
         refuse(503, err.message, code=err.code, params=err.params)
     except QueryFailed as err:
         log.error("query failed", error=err.message)
