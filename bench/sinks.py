@@ -135,6 +135,11 @@ class HttpSink:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 payload = self.rfile.read(length)
+                if len(payload) < length:
+                    # The sender died mid-request (a SIGKILLed worker): what never fully arrived
+                    # was not received, as at any HTTP server; its retry will be the first.
+                    self.close_connection = True
+                    return
                 ledger = sink.ledgers.get(
                     self.path.split("?")[0].removeprefix("/broker").removeprefix("/warehouse")
                 )
