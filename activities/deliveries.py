@@ -6,13 +6,14 @@ that cannot change on retry becomes a non-retryable ``ApplicationError`` for the
 """
 
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any, Protocol
 
 import structlog
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.adapters import PermanentDeliveryError
+from activities.adapters import PermanentDeliveryError, TransientDeliveryError
 from activities.adapters.rendering import RenderedMessage, TemplateError, TemplateRenderer
 from domain.deliveries import (
     BrokerAffinityRequest,
@@ -130,12 +131,39 @@ def _log(delivery: Delivery, channel: str, **extra: object) -> Any:
     )
 
 
+def next_retry_delay(ready_in: timedelta | None) -> timedelta | None:
+    """The retry policy's next interval, but no later than the moment a retry can succeed.
+
+    A claim left by a worker that died mid-send goes stale two minutes after it was made; backing
+    off 1, 2, 4 … s, the attempt that finds it stale could come two minutes after that (at 255 s
+    rather than 121 s). None leaves the policy alone: no hint, or a local attempt (no retries).
+    """
+    info = activity.info()
+    policy = info.retry_policy
+    if ready_in is None or policy is None or info.is_local:
+        return None
+    natural = policy.initial_interval * policy.backoff_coefficient ** (info.attempt - 1)
+    if policy.maximum_interval is not None:
+        natural = min(natural, policy.maximum_interval)
+    return min(natural, ready_in + READY_MARGIN)
+
+
+READY_MARGIN = timedelta(seconds=1)
+"""Past the moment a claim goes stale: clocks of the worker and the ledger's database differ."""
+
+
 async def _deliver(log: Any, delivery: Awaitable[DeliveryReceipt]) -> DeliveryReceipt:
     try:
         receipt = await delivery
     except PermanentDeliveryError as err:
         log.error("delivery_refused", error=str(err))
         raise ApplicationError(str(err), type="PermanentDeliveryError", non_retryable=True) from err
+    except TransientDeliveryError as err:
+        log.warning("delivery_failed_will_retry", error_type=type(err).__name__, error=str(err))
+        delay = next_retry_delay(err.ready_in)
+        if delay is None:
+            raise
+        raise ApplicationError(str(err), type=type(err).__name__, next_retry_delay=delay) from err
     except Exception as err:
         log.warning("delivery_failed_will_retry", error_type=type(err).__name__, error=str(err))
         raise

@@ -14,7 +14,7 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from activities.adapters import PermanentDeliveryError, TransientDeliveryError
-from activities.adapters.ledger import Claim, PostgresLedger, SentLedger, SqliteLedger
+from activities.adapters.ledger import STALE_CLAIM, Claim, PostgresLedger, SentLedger, SqliteLedger
 from activities.adapters.rendering import RenderedMessage, TemplateRenderer
 from activities.adapters.smtp import SmtpNotifier
 from domain.deliveries import Notification
@@ -240,6 +240,31 @@ async def test_a_claim_is_sent_busy_or_stale(ledger: SentLedger) -> None:
     assert await ledger.claim(released) is Claim.mine
     await ledger.release(released)  # refused by the relay: free to send again
     assert await ledger.claim(released) is Claim.mine
+
+
+async def test_a_busy_claim_says_when_it_goes_stale(ledger: SentLedger) -> None:
+    key = f"stale-{uuid.uuid4().hex}"
+    assert await ledger.stale_in(key) is None  # nobody is sending it
+    assert await ledger.claim(key) is Claim.mine
+    left = await ledger.stale_in(key)
+    assert left is not None and STALE_CLAIM - timedelta(seconds=30) < left <= STALE_CLAIM
+    assert await ledger.stale_in(key, stale_after=timedelta(0)) == timedelta(0)  # stale already
+    await ledger.sent(key)
+    assert await ledger.stale_in(key) is None
+
+
+async def test_a_message_another_worker_is_sending_says_when_to_try_again(
+    smtp_server: tuple[Controller, Recorder], tmp_path: Path
+) -> None:
+    controller, recorder = smtp_server
+    ledger = SqliteLedger(tmp_path / "ledger.sqlite3")
+    key = f"busy-{uuid.uuid4().hex}"
+    assert await ledger.claim(key) is Claim.mine  # a worker that then died mid-send
+    with pytest.raises(TransientDeliveryError) as refused:
+        await notifier_for(controller, ledger).send(notification(key), MESSAGE)
+    ready_in = refused.value.ready_in
+    assert ready_in is not None and timedelta(0) < ready_in <= STALE_CLAIM
+    assert recorder.received == []
 
 
 async def test_the_ledger_forgets_keys_by_age(ledger: SentLedger) -> None:

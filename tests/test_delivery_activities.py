@@ -1,4 +1,6 @@
+import dataclasses
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -8,11 +10,11 @@ from temporalio.activity import _Definition
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.adapters import PermanentDeliveryError
+from activities.adapters import PermanentDeliveryError, TransientDeliveryError
 from activities.adapters.http import HttpBroker, HttpWarehouse
 from activities.adapters.ledger import PostgresLedger, SqliteLedger
 from activities.adapters.outbox import OutboxBroker, OutboxNotifier, OutboxSink, OutboxWarehouse
-from activities.adapters.rendering import TemplateError, TemplateRenderer
+from activities.adapters.rendering import RenderedMessage, TemplateError, TemplateRenderer
 from activities.adapters.smtp import SmtpNotifier
 from activities.deliveries import DeliveryActivities
 from activities.factory import build_delivery_activities
@@ -24,6 +26,7 @@ from domain.deliveries import (
     Notification,
     WarehouseInstruction,
 )
+from workflows.deliveries import DELIVERY_RETRY
 
 PARAMS = {"shipment_id": "SHIP-1", "business_name": "Maple Goods", "due_on": "2026-01-13"}
 
@@ -38,6 +41,18 @@ def notification(template: str = "_test_sample", params: dict[str, str] = PARAMS
         seller_id="s-1",
         shipment_id="SHIP-1",
     )
+
+
+class BusyNotifier:
+    """A notifier whose key another worker (perhaps a dead one) is sending: ready in ``ready_in``."""
+
+    channel = "test"
+
+    def __init__(self, ready_in: timedelta | None) -> None:
+        self.ready_in = ready_in
+
+    async def send(self, notification: Notification, message: RenderedMessage) -> DeliveryReceipt:
+        raise TransientDeliveryError("another worker is sending it right now", ready_in=self.ready_in)
 
 
 class RefusingWarehouse:
@@ -241,3 +256,35 @@ def test_factory_refuses_an_http_channel_without_url(tmp_path: Path, channel: st
 
     with pytest.raises(ValueError, match=f"{channel.upper()}_URL"):
         build_delivery_activities(settings)
+
+
+@pytest.mark.parametrize(
+    ("attempt", "ready_in", "delay"),
+    [
+        (1, timedelta(seconds=100), timedelta(seconds=1)),  # the policy's own first interval
+        (7, timedelta(seconds=30), timedelta(seconds=31)),  # not 64 s: the claim is stale by then
+        (8, timedelta(0), timedelta(seconds=1)),  # stale already: just past it
+    ],
+)
+async def test_a_busy_message_is_retried_no_later_than_its_claim_goes_stale(
+    outbox: OutboxSink, attempt: int, ready_in: timedelta, delay: timedelta
+) -> None:
+    activities = DeliveryActivities(
+        BusyNotifier(ready_in), OutboxBroker(outbox), OutboxWarehouse(outbox), TemplateRenderer()
+    )
+    env = ActivityEnvironment()
+    env.info = dataclasses.replace(env.info, attempt=attempt, retry_policy=DELIVERY_RETRY, is_local=False)
+    with pytest.raises(ApplicationError) as failed:
+        await env.run(activities.send_notification, notification())
+    assert failed.value.type == "TransientDeliveryError" and not failed.value.non_retryable
+    assert failed.value.next_retry_delay == delay
+
+
+async def test_without_a_hint_the_retry_policy_alone_decides(outbox: OutboxSink) -> None:
+    activities = DeliveryActivities(
+        BusyNotifier(None), OutboxBroker(outbox), OutboxWarehouse(outbox), TemplateRenderer()
+    )
+    env = ActivityEnvironment()
+    env.info = dataclasses.replace(env.info, retry_policy=DELIVERY_RETRY)
+    with pytest.raises(TransientDeliveryError):
+        await env.run(activities.send_notification, notification())

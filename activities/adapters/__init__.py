@@ -6,6 +6,8 @@ Error messages never carry the refused address or the server's text, which may e
 they end up in workflow history.
 """
 
+from datetime import timedelta
+
 
 class PermanentDeliveryError(Exception):
     """The receiving end refused the delivery for good; sending it again cannot help."""
@@ -13,3 +15,8 @@ class PermanentDeliveryError(Exception):
 
 class TransientDeliveryError(Exception):
     """The receiving end could not take the delivery now; a later attempt may succeed."""
+
+    def __init__(self, message: str, *, ready_in: timedelta | None = None) -> None:
+        super().__init__(message)
+        self.ready_in = ready_in
+        """How soon a retry can succeed at the earliest, when the adapter knows (a claim going stale)."""

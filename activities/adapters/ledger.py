@@ -44,6 +44,10 @@ class SentLedger(Protocol):
 
     async def sent(self, key: str) -> None: ...
 
+    async def stale_in(self, key: str, stale_after: timedelta = STALE_CLAIM) -> timedelta | None:
+        """How long until the claim on ``key`` goes stale (zero once it has); None if not being sent."""
+        ...
+
     async def release(self, key: str) -> None: ...
 
     async def prune(self, older_than: timedelta) -> int:
@@ -95,6 +99,19 @@ class SqliteLedger:
 
     async def claim(self, key: str, stale_after: timedelta = STALE_CLAIM) -> Claim:
         return await asyncio.to_thread(self._claim, key, stale_after)
+
+    def _claimed_at(self, key: str) -> datetime | None:
+        with self._db() as db:
+            row = db.execute(
+                "SELECT claimed_at FROM smtp_sent WHERE key = ? AND state = 'sending'", (key,)
+            ).fetchone()
+        return None if row is None else datetime.fromisoformat(row[0])
+
+    async def stale_in(self, key: str, stale_after: timedelta = STALE_CLAIM) -> timedelta | None:
+        claimed_at = await asyncio.to_thread(self._claimed_at, key)
+        if claimed_at is None:
+            return None
+        return max(claimed_at + stale_after - _now(), timedelta(0))
 
     def _run(self, sql: str, *args: str) -> int:
         with self._db() as db:
@@ -164,6 +181,20 @@ class PostgresLedger:
     async def sent(self, key: str) -> None:
         async with await self._connect() as db:
             await db.execute("UPDATE smtp_sent SET state = 'sent', sent_at = now() WHERE key = %s", (key,))
+
+    async def stale_in(self, key: str, stale_after: timedelta = STALE_CLAIM) -> timedelta | None:
+        async with await self._connect() as db:
+            cursor = await db.execute(
+                "SELECT greatest(claimed_at + %s - now(), interval '0') FROM smtp_sent "
+                "WHERE key = %s AND state = 'sending'",
+                (stale_after, key),
+            )
+            row = await cursor.fetchone()
+        if row is None:
+            return None
+        left = row[0]
+        assert isinstance(left, timedelta)  # psycopg reads an interval as a timedelta
+        return left
 
     async def release(self, key: str) -> None:
         async with await self._connect() as db:

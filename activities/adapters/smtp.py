@@ -72,7 +72,9 @@ class SmtpNotifier:
         if claim is Claim.sent:
             return DeliveryReceipt(idempotency_key=key, duplicate=True, channel=CHANNEL, at=now)
         if claim is Claim.busy:
-            raise TransientDeliveryError("another worker is sending this message right now")
+            raise TransientDeliveryError(
+                "another worker is sending this message right now", ready_in=await self._stale_in(key)
+            )
         try:
             await asyncio.to_thread(self._deliver, email, notification.audience)
         except Exception:
@@ -87,6 +89,14 @@ class SmtpNotifier:
         except Exception as err:
             # Without the ledger nothing is sent: a retry, once it is back, sends at most once.
             raise TransientDeliveryError(f"the sent-ledger is unavailable ({type(err).__name__})") from None
+
+    async def _stale_in(self, key: str) -> timedelta | None:
+        """When a busy key's claim goes stale: should its worker have died, a retry can send then."""
+        try:
+            return await self.ledger.stale_in(key)
+        except Exception as err:  # the backoff alone decides, as it would without the hint
+            log.warning("sent-ledger claim age unknown", error=type(err).__name__)
+            return None
 
     async def _release(self, key: str) -> None:
         """Not sent: a retry may send it. Should the ledger fail now, the claim goes stale instead."""
