@@ -269,10 +269,6 @@ def _md_throughput(r: dict[str, Any]) -> list[str]:
     ]
 
 
-def _timeouts(phase: dict[str, Any]) -> Any:
-    return phase.get("workflow_task_timeouts")
-
-
 def _tasks(phase: dict[str, Any]) -> str:
     return f"{phase.get('workflow_task_p95_s')} / {phase.get('workflow_task_max_s')}"
 
