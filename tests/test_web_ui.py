@@ -108,8 +108,7 @@ def _open_tab(driver: WebDriver, name: str) -> None:
         WebDriverWait(driver, 40, poll_frequency=0.5).until(clicked)
     except TimeoutException:
         _shot(driver, "failed")
-        body = driver.find_element(By.TAG_NAME, "body").text
-        raise AssertionError(f"no '{name}' tab; the page showed:\n{body}") from None
+        raise AssertionError(f"no '{name}' tab; the page showed:\n{_visible_text(driver)}") from None
 
 
 def _shot(driver: WebDriver, name: str) -> None:
