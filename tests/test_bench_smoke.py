@@ -74,6 +74,8 @@ async def test_every_part_runs_and_computes_positive_ratios(tmp_path: Path) -> N
     assert variants["neither"]["events_per_workflow"] < min(
         variants["no notices"]["events_per_workflow"], variants["no upserts"]["events_per_workflow"]
     )
+    # Regular activities record three events and a workflow task where a local attempt records one.
+    assert variants["notices as activities"]["events_per_workflow"] > shipped
     assert all(v["process_cpu_ms"] > 0 for v in variants.values())
 
     replay = results["replay"]
