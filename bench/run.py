@@ -5,7 +5,8 @@ Parts, grouped by the server they share:
 - (a) ``throughput``, (b) ``cost`` (events sent back to back) and ``settled`` (each event once the
   previous has settled, as in life) on one dev server with the contract's search attributes; the
   disposal scenarios of ``cost`` on the time-skipping server; (e) ``attribution`` (the burst of
-  (a) with notices or search-attribute upserts switched off, to say where the gap goes) there too;
+  (a) with notices or search-attribute upserts switched off, or every delivery a regular activity,
+  to say where the gap goes) there too;
 - (d) ``replay`` on a dev server of its own (its suggestion to continue as new moved out of the
   way), and ``instances`` with no server at all;
 - (c) ``scale`` (open workflows on a ``python worker.py`` process) on a dev server, ``deadlines``
