@@ -12,6 +12,7 @@ from pathlib import Path
 import jinja2
 
 from i18n.catalogues import translations
+from i18n.markdown import as_text
 from i18n.words import CompanyWords, Words
 
 EXTENSIONS = ["jinja2.ext.i18n"]
@@ -19,13 +20,16 @@ EXTENSIONS = ["jinja2.ext.i18n"]
 
 @functools.cache
 def environment(
-    templates_dir: Path, language: str, *, html: bool, company: CompanyWords
+    templates_dir: Path, language: str, *, html: bool, company: CompanyWords, markdown: bool = False
 ) -> jinja2.Environment:
+    """``html``: values escaped for HTML (the web pages); ``markdown``: escaped for Markdown (the
+    source of a message's HTML alternative, :mod:`i18n.markdown`); neither: the message's text."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(templates_dir),
         extensions=EXTENSIONS,
         undefined=jinja2.StrictUndefined,
         autoescape=html,
+        finalize=as_text if markdown else None,
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,

@@ -16,6 +16,7 @@ from domain.steps import Step
 from domain.translatable import N_
 from i18n.catalogues import translations
 from i18n.dates import long_date
+from i18n.markdown import Markdown
 from i18n.problems import problem_words
 
 POA_INSTRUCTIONS_TITLE = N_("Our Power of Attorney instructions")
@@ -98,11 +99,12 @@ class Words:
         found = LINKS[key]
         return LinkView(self.gettext(found.title), found.url(self.language))
 
-    def line(self, view: LinkView | str) -> str:
+    def line(self, view: LinkView | str) -> Markdown:
         """``Title: URL``, for a message: a link's key or a link already looked up."""
         found = self.link(view) if isinstance(view, str) else view
         assert found is not None, view
-        return self.gettext(TITLED_LINK) % {"title": found.title, "url": found.url}
+        # The service's own words and address: the message's HTML shows the address as a link.
+        return Markdown(self.gettext(TITLED_LINK) % {"title": found.title, "url": found.url})
 
     def url(self, key: str) -> str:
         view = self.link(key)

@@ -6,8 +6,10 @@ message to a seller is rendered in the seller's language (the templates' ``{% tr
 and :mod:`i18n`); to the broker and operations, in English.
 
 One source, two forms: the text body is written so that it reads as plain text *and* as Markdown,
-and the HTML alternative is that Markdown rendered (markdown-it, raw HTML refused, so a business
-name such as ``<b>`` stays text), wrapped for a phone's screen.
+and the HTML alternative is the same template rendered once more with every value escaped for
+Markdown (:mod:`i18n.markdown`), then read as Markdown (markdown-it, raw HTML refused) and wrapped
+for a phone's screen. So a business name such as ``<b>`` or ``[Pay here](https://…)`` stays text,
+and every link shows its own address.
 """
 
 import re
@@ -21,6 +23,7 @@ import jinja2
 from markdown_it import MarkdownIt
 
 from i18n import CompanyWords, environment
+from i18n.markdown import Markdown
 
 DEFAULT_TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
 
@@ -61,9 +64,9 @@ class RenderedMessage:
     language: str = "en"
 
 
-def to_html(subject: str, body: str, language: str) -> str:
-    """The HTML alternative of a text body."""
-    return _HTML_PAGE.format(lang=language, subject=escape(subject), body=_MARKDOWN.render(body))
+def to_html(subject: str, markdown: str, language: str) -> str:
+    """The HTML alternative of a message: its body's Markdown source (values escaped) rendered."""
+    return _HTML_PAGE.format(lang=language, subject=escape(subject), body=_MARKDOWN.render(markdown))
 
 
 class TemplateRenderer:
@@ -87,10 +90,19 @@ class TemplateRenderer:
         """Render ``template`` with ``params``; raises :class:`TemplateError` on any template fault."""
         if not _NAME.match(template):
             raise TemplateError(f"template name {template!r} must be letters, digits and underscores")
-        env = environment(self.templates_dir, language, html=False, company=self.company)
-        context = {"checklist_url": checklist_url, "audience": audience, **params}
+        context = {
+            "checklist_url": Markdown(checklist_url) if checklist_url else checklist_url,
+            "audience": audience,
+            **params,
+        }
+        subject, body = _split(template, self._render(template, context, language, markdown=False))
+        _, source = _split(template, self._render(template, context, language, markdown=True))
+        return RenderedMessage(subject, body, to_html(subject, source, language), language)
+
+    def _render(self, template: str, context: Mapping[str, Any], language: str, *, markdown: bool) -> str:
+        env = environment(self.templates_dir, language, html=False, company=self.company, markdown=markdown)
         try:
-            text = env.get_template(f"{template}.txt.j2").render(context)
+            return env.get_template(f"{template}.txt.j2").render(context)
         except jinja2.TemplateNotFound as err:
             raise TemplateError(f"no template {err.name!r} in {self.templates_dir}") from None
         except jinja2.TemplateSyntaxError as err:
@@ -100,8 +112,6 @@ class TemplateRenderer:
         except (TypeError, ValueError, LookupError, ArithmeticError) as err:
             # A parameter of the wrong shape fails the same way on every retry.
             raise TemplateError(f"template {template!r} failed: {type(err).__name__}: {err}") from None
-        subject, body = _split(template, text)
-        return RenderedMessage(subject, body, to_html(subject, body, language), language)
 
 
 def _split(template: str, text: str) -> tuple[str, str]:
