@@ -9,9 +9,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from temporalio.client import WorkflowHistory
 
 import bench.burst
 from bench.burst import Answer, burst, check
+from bench.replay_profile import profile_replay
 from bench.run import SMOKE, Config, main, markdown, run
 from starter.api import create_app
 from tests.api.helpers import AUTH, TOKEN, api_settings, serving
@@ -145,3 +147,16 @@ async def test_the_burst_check_finds_an_answer_that_lied(
         assert lies == [f"event {never}: 504: an error for a request that was not applied"]
         lies, _ = await check(http, dev_stack.client, Answer("event", never, 503, 1.0))
         assert lies == [f"event {never}: 503 without Retry-After"]
+
+
+async def test_the_replay_profile_splits_a_committed_history_into_shares() -> None:
+    history_file = Path(__file__).parent / "histories" / "release-2" / "onboarding_full_journey.json"
+    history = WorkflowHistory.from_json("profiled", history_file.read_text())
+
+    shares = await profile_replay(history)
+
+    assert shares["events"] == len(history.events)
+    parts = [shares[k] for k in ("workflow_code", "payload_visits", "rest")]
+    assert all(0 <= p <= 1 for p in parts) and sum(parts) == pytest.approx(1, abs=0.01)
+    assert 0 < shares["serialization_context"] <= shares["payload_visits"]
+    assert "domain/onboarding.py:apply" in shares["largest_own_functions"]
