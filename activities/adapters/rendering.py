@@ -9,7 +9,7 @@ One source, two forms: the text body is written so that it reads as plain text *
 and the HTML alternative is the same template rendered once more with every value escaped for
 Markdown (:mod:`i18n.markdown`), then read as Markdown (markdown-it, raw HTML refused) and wrapped
 for a phone's screen. So a business name such as ``<b>`` or ``[Pay here](https://…)`` stays text,
-and every link shows its own address.
+and the only links are the addresses the service writes, each showing itself.
 """
 
 import re
@@ -32,7 +32,7 @@ DEFAULT_TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
 _NAME = re.compile(r"^[A-Za-z0-9_]+$")
 _SUBJECT = "Subject:"
 
-_MARKDOWN = MarkdownIt("commonmark", {"html": False, "linkify": True, "typographer": False}).enable("linkify")
+_MARKDOWN = MarkdownIt("commonmark", {"html": False, "typographer": False})
 
 _HTML_PAGE = """<!doctype html>
 <html lang="{lang}">
