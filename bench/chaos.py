@@ -566,7 +566,8 @@ class Chaos:
         """Notices are numbered per workflow: a gap is a message that never arrived."""
         numbers: dict[str, set[int]] = {}
         for key in self.smtp.ledger.snapshot():
-            prefix, sep, n = key.rpartition(":notice:")
+            prefix, sep, rest = key.rpartition(":notice:")
+            n = rest.split(":", 1)[0]  # ":notice:N", then the digest of what it says
             if sep and n.isdigit():
                 numbers.setdefault(prefix, set()).add(int(n))
         gaps = {prefix: set(range(1, max(seen) + 1)) - seen for prefix, seen in numbers.items()}

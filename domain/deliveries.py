@@ -4,8 +4,11 @@ The key is derived from workflow state (a business key plus a sequence number ke
 state), so an activity retry or a worker crash re-sends the *same* key and the receiving adapter
 refuses it, while a legitimate repeat (a second broker handoff after re-registration, a second
 reminder) gets a new one.
+
+A notice's sequence number alone is not such a key: see :func:`notice_key`.
 """
 
+import hashlib
 from datetime import datetime
 from typing import Any, Literal
 
@@ -22,6 +25,23 @@ def link_nonce(first_run_id: str) -> str:
     """What checklist links carry of a seller workflow's first run id: it tells this workflow from
     an earlier one of the same seller id (offboarded, then signed up again)."""
     return first_run_id.replace("-", "")[:LINK_NONCE_LENGTH]
+
+
+NOTICE_DIGEST_LENGTH = 12
+
+
+def notice_key(numbered: str, note: "Notification") -> str:
+    """``numbered`` (``…:notice:N``, the workflow's N-th notice) and a digest of what the notice says.
+
+    A workflow task can send its N-th notice (a local activity's side effect) and then fail, its
+    commands lost: the worker was killed, the server went away. Run again, the task may take
+    another path (a signal came in meanwhile: the parcel is released now, not held), and its N-th
+    notice is another message. Keyed by number alone, the ledger would take it for a repeat of the
+    first and drop it; with the digest a true repeat still has the same key, and another message
+    has its own.
+    """
+    content = note.model_dump_json(exclude={"idempotency_key"})
+    return f"{numbered}:{hashlib.sha256(content.encode()).hexdigest()[:NOTICE_DIGEST_LENGTH]}"
 
 
 class Notification(BaseModel):

@@ -35,6 +35,7 @@ with workflow.unsafe.imports_passed_through():
         FailedDelivery,
         Notification,
         WarehouseInstruction,
+        notice_key,
     )
     from domain.state import PendingDelivery
 
@@ -177,6 +178,9 @@ class Deliveries:
             link_epoch=link_epoch,
             link_nonce=link_nonce,
         )
+        # Its number and what it says (not behind a patch: replay does not compare an activity's
+        # input, so a recorded run meets the same commands; docs/versioning.md).
+        note.idempotency_key = notice_key(key, note)
         self.start("notification", note, summary=f"{template} to {audience}")
 
     def retry(self, pending: PendingDelivery) -> None:
