@@ -26,6 +26,7 @@ the threshold is extrapolated linearly from the run measured, and the result say
 import itertools
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -127,19 +128,22 @@ async def record_trivial(client: Client, task_queue: str, name: str, events: int
     return Recorded(await handle.fetch_history(), updates, time.perf_counter() - t0, True)
 
 
-def _replayer() -> Replayer:
+def replayer(executor: ThreadPoolExecutor | None = None) -> Replayer:
+    """A fresh replayer of both workflows and the trivial ones, with the service's sandbox and
+    data converter (``executor``: the thread the workflow code runs on; None, the SDK's own)."""
     return Replayer(
         workflows=[*WORKFLOWS, *trivial.WORKFLOWS],
         workflow_runner=workflow_runner(),
         data_converter=pydantic_data_converter,
+        workflow_task_executor=executor,
     )
 
 
 async def replay_seconds(history: WorkflowHistory) -> float:
     """One cold replay (a fresh replayer, a fresh workflow instance) of a whole history."""
-    replayer = _replayer()
+    fresh = replayer()
     t = time.perf_counter()
-    await replayer.replay_workflow(history, raise_on_replay_failure=True)
+    await fresh.replay_workflow(history, raise_on_replay_failure=True)
     return time.perf_counter() - t
 
 
@@ -166,21 +170,28 @@ async def run_replay(
 ) -> dict[str, Any]:
     """Record at ``target_events`` (None: the setting's threshold), replay, compare, extrapolate."""
     threshold = Settings().continue_as_new_after_events
-    target = target_events or threshold
+    seller, baseline = await record_pair(client, data_dir, target_events or threshold, budget_s)
+    times = await time_replays(seller, baseline, repeats)
+    return _report(seller, baseline, times, threshold)
+
+
+async def record_pair(
+    client: Client, data_dir: Path, target_events: int, budget_s: float
+) -> tuple[Recorded, Recorded]:
+    """A seller's first run continued as new at ``target_events``, and a trivial run as long."""
     tag = uuid.uuid4().hex[:8]
     settings = make_settings(
         data_dir,
         temporal_task_queue=f"bench-replay-{tag}",
         log_level="WARNING",
-        continue_as_new_after_events=target,
+        continue_as_new_after_events=target_events,
     )
     async with build_worker(client, settings):
         seller = await record_seller(client, settings.temporal_task_queue, f"replay-{tag}", budget_s)
     trivial_queue = f"bench-replay-trivial-{tag}"
     async with plain_worker(client, trivial_queue, trivial.WORKFLOWS, trivial.ACTIVITIES):
         baseline = await record_trivial(client, trivial_queue, f"replay-trivial-{tag}", seller.events)
-    times = await time_replays(seller, baseline, repeats)
-    return _report(seller, baseline, times, threshold)
+    return seller, baseline
 
 
 def _report(

@@ -26,21 +26,16 @@ import json
 import pstats
 import sys
 import tempfile
-import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from temporalio.client import WorkflowHistory
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.worker import Replayer
 
-import bench.trivial as trivial
-from bench.common import dev_server, plain_worker
-from bench.replay import SERVER_ARGS, record_seller, record_trivial
+from bench.common import dev_server
+from bench.replay import SERVER_ARGS, record_pair, replayer
 from config.logging import configure_logging
 from testing.stack import make_settings
-from worker import WORKFLOWS, build_worker, workflow_runner
 
 IDLE = {
     ("~", 0, "<method 'poll' of 'select.epoll' objects>"),  # the event loop waiting
@@ -48,20 +43,29 @@ IDLE = {
 }
 
 
+Table = dict[tuple[str, int, str], tuple[int, int, float, float, Any]]
+"""pstats' own table: (file, line, function) → (calls, primitive calls, own s, cumulative s, callers)."""
+
+
+def _table(stats: pstats.Stats) -> Table:
+    table: Table = stats.stats  # type: ignore[attr-defined]
+    return table
+
+
 def _seconds(stats: pstats.Stats, file_suffix: str, function: str) -> float:
     """Cumulative seconds of one function (all its entries: recursion counts once)."""
-    table: dict[tuple[str, int, str], tuple[int, int, float, float, Any]] = stats.stats  # type: ignore[attr-defined]
     return sum(
-        ct for (f, _, name), (_, _, _, ct, _) in table.items() if f.endswith(file_suffix) and name == function
+        ct
+        for (f, _, name), (_, _, _, ct, _) in _table(stats).items()
+        if f.endswith(file_suffix) and name == function
     )
 
 
 def _own_functions(stats: pstats.Stats, total: float, top: int = 6) -> dict[str, float]:
     """The service's own functions (workflows/, domain/) with the largest cumulative shares."""
-    table: dict[tuple[str, int, str], tuple[int, int, float, float, Any]] = stats.stats  # type: ignore[attr-defined]
     own = {
         f"{Path(f).parent.name}/{Path(f).name}:{name}": ct
-        for (f, _, name), (_, _, _, ct, _) in table.items()
+        for (f, _, name), (_, _, _, ct, _) in _table(stats).items()
         if Path(f).parent.name in ("workflows", "domain") and name not in ("run", "<module>")
     }
     ranked = sorted(own.items(), key=lambda kv: -kv[1])[:top]
@@ -69,8 +73,7 @@ def _own_functions(stats: pstats.Stats, total: float, top: int = 6) -> dict[str,
 
 
 def _busy(stats: pstats.Stats) -> float:
-    table: dict[tuple[str, int, str], tuple[int, int, float, float, Any]] = stats.stats  # type: ignore[attr-defined]
-    return sum(tt for key, (_, _, tt, _, _) in table.items() if key not in IDLE)
+    return sum(tt for key, (_, _, tt, _, _) in _table(stats).items() if key not in IDLE)
 
 
 async def profile_replay(history: WorkflowHistory) -> dict[str, Any]:
@@ -83,13 +86,7 @@ async def profile_replay(history: WorkflowHistory) -> dict[str, Any]:
         profile.enable()
 
     async def replay(executor: ThreadPoolExecutor) -> None:
-        replayer = Replayer(
-            workflows=[*WORKFLOWS, *trivial.WORKFLOWS],
-            workflow_runner=workflow_runner(),
-            data_converter=pydantic_data_converter,
-            workflow_task_executor=executor,
-        )
-        await replayer.replay_workflow(history, raise_on_replay_failure=True)
+        await replayer(executor).replay_workflow(history, raise_on_replay_failure=True)
 
     with ThreadPoolExecutor(1) as warm:
         await replay(warm)
@@ -120,21 +117,10 @@ async def profile_replay(history: WorkflowHistory) -> dict[str, Any]:
 
 
 async def run(events: int) -> dict[str, Any]:
-    tag = uuid.uuid4().hex[:8]
     with tempfile.TemporaryDirectory() as folder:
-        settings = make_settings(
-            Path(folder),
-            temporal_task_queue=f"bench-profile-{tag}",
-            log_level="WARNING",
-            continue_as_new_after_events=events,
-        )
-        configure_logging(settings)
+        configure_logging(make_settings(Path(folder), log_level="WARNING"))
         async with dev_server(dev_server_extra_args=SERVER_ARGS) as env:
-            async with build_worker(env.client, settings):
-                seller = await record_seller(env.client, settings.temporal_task_queue, f"profile-{tag}", 600)
-            queue = f"bench-profile-trivial-{tag}"
-            async with plain_worker(env.client, queue, trivial.WORKFLOWS, trivial.ACTIVITIES):
-                baseline = await record_trivial(env.client, queue, f"profile-trivial-{tag}", seller.events)
+            seller, baseline = await record_pair(env.client, Path(folder), events, budget_s=600)
     result: dict[str, Any] = {
         "seller": await profile_replay(seller.history),
         "trivial": await profile_replay(baseline.history),
