@@ -7,7 +7,7 @@ do), or, when ``answer`` is set, that status to everything (503: down; 422: refu
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -31,6 +31,8 @@ class FakeApi:
     answer: int | None = None
     """Answer every request with this status instead of 201/409."""
     delay: float = 0.0
+    on_request: Callable[[Recorded], None] | None = None
+    """Called with each request before it is answered (on the server's thread)."""
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -38,7 +40,10 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        self.api.requests.append(Recorded(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+        recorded = Recorded(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+        self.api.requests.append(recorded)
+        if self.api.on_request is not None:
+            self.api.on_request(recorded)
         time.sleep(self.api.delay)
         key = self.headers.get("Idempotency-Key", "")
         status = self.api.answer or (409 if key in self.api.seen_keys else 201)

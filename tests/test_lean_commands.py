@@ -18,14 +18,16 @@ from tests.test_operations import cleared
 from workflows.return_hold import ReturnHold
 
 
-async def test_a_parcel_released_at_once_is_one_workflow_task_without_activities(dev_stack: Stack) -> None:
+async def test_a_parcel_released_at_once_is_two_workflow_tasks_and_the_instruction(dev_stack: Stack) -> None:
     seller = await cleared(dev_stack)
     parcel = await dev_stack.arrive(seller)
     assert HoldResult.model_validate(await parcel.result()).outcome == "released"
     seen = kinds(await parcel.fetch_history())
-    # The starter looked the seller up; the instruction and the notice went as local activities.
-    assert seen["WORKFLOW_TASK_COMPLETED"] == 1
-    assert seen["ACTIVITY_TASK_SCHEDULED"] == 0
+    # The starter looked the seller up and the notice went as a local activity; the instruction
+    # is a regular activity, so that its action is in history before the warehouse hears of it
+    # (the ``instruction-in-history`` patch).
+    assert seen["WORKFLOW_TASK_COMPLETED"] == 2
+    assert seen["ACTIVITY_TASK_SCHEDULED"] == 1
     assert sum(seen.values()) <= 18
 
 
@@ -59,7 +61,8 @@ async def test_a_parcel_started_without_its_sellers_situation_asks_for_it(dev_st
         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
     )
     assert (await parcel.result()).outcome == "released"
-    assert kinds(await parcel.fetch_history())["ACTIVITY_TASK_SCHEDULED"] == 1  # look_up_seller
+    # look_up_seller, and the warehouse instruction
+    assert kinds(await parcel.fetch_history())["ACTIVITY_TASK_SCHEDULED"] == 2
 
 
 async def test_an_onboarding_keeps_its_timer_while_the_wake_up_only_moves_later(dev_stack: Stack) -> None:

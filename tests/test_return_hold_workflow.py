@@ -1,18 +1,23 @@
 """ReturnHold on the real dev server: release at once, forward, dispose, the seller link."""
 
 import asyncio
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
-from temporalio.client import WorkflowFailureError, WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.client import WorkflowFailureError, WorkflowHandle, WorkflowHistory, WorkflowUpdateFailedError
 from temporalio.exceptions import ApplicationError
+from temporalio.testing import WorkflowEnvironment
 
 import gateway.holds as holds
 from domain.errors import NotAllowedNow
 from domain.payloads import Arrival, DisposeDecision, HoldResult, HoldStatus
-from domain.workflow_ids import shipment_id_of
+from domain.workflow_ids import hold_workflow_id, shipment_id_of
+from testing.endpoints import Recorded, loopback_api
 from testing.journeys import FULL_JOURNEY
 from testing.probes import send, wait_for
+from testing.stack import make_settings, running
 from tests.conftest import Stack, new_id
 from workflows.onboarding import SellerOnboarding
 from workflows.return_hold import ReturnHold
@@ -275,3 +280,48 @@ async def test_a_burst_of_arrivals_for_a_cleared_seller_is_released_without_stal
     async with asyncio.timeout(120):
         for parcel in parcels:
             assert (await result(parcel)).outcome == "released"
+
+
+def _instructed_actions(history: WorkflowHistory) -> list[str]:
+    """The actions of the warehouse instructions scheduled in ``history``, in order."""
+    actions = []
+    for event in history.events:
+        if not event.HasField("activity_task_scheduled_event_attributes"):
+            continue
+        scheduled = event.activity_task_scheduled_event_attributes
+        if scheduled.activity_type.name == "instruct_warehouse":
+            [payload] = scheduled.input.payloads
+            actions.append(json.loads(payload.data)["action"])
+    return actions
+
+
+@pytest.mark.parametrize("seller_decides", [False, True], ids=["released_at_once", "disposed_by_seller"])
+async def test_the_warehouse_hears_of_an_action_only_once_it_is_in_history(
+    dev_env: WorkflowEnvironment, tmp_path: Path, seller_decides: bool
+) -> None:
+    # A workflow task lost after the warehouse was told, and run again on another path (the
+    # seller's clearance arriving meanwhile), would record another outcome than the warehouse's.
+    loop = asyncio.get_running_loop()
+    in_history_when_heard: list[list[str]] = []
+    with loopback_api() as warehouse:
+        settings = make_settings(tmp_path / "data", warehouse_channel="http", warehouse_url=warehouse.url)
+        async with running(dev_env.client, settings) as stack:
+
+            def look_at_history(request: Recorded) -> None:
+                parcel = stack.client.get_workflow_handle(hold_workflow_id(request.body["shipment_id"]))
+                history = asyncio.run_coroutine_threadsafe(parcel.fetch_history(), loop).result(30)
+                in_history_when_heard.append(_instructed_actions(history))
+
+            warehouse.on_request = look_at_history
+            if seller_decides:
+                seller, _ = await new_seller(stack)
+                parcel = await arrive(stack, seller)
+                await held(parcel)
+                await parcel.execute_update("decide", {"action": "dispose"}, result_type=HoldStatus)
+            else:
+                parcel = await arrive(stack, await cleared_seller(stack))
+            outcome = (await result(parcel)).outcome
+    [request] = warehouse.requests
+    action = request.body["action"]
+    assert (outcome, action) in {("released", "release"), ("disposed", "dispose")}
+    assert in_history_when_heard == [[action]]

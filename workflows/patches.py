@@ -9,3 +9,10 @@ LEAN_COMMANDS = "lean-commands"
 tried once as local activities; a timer that would only move later is kept; a parcel started
 with its seller's situation does not ask for it; a seller answers a parcel's registration only
 when the parcel's view of it is out of date."""
+
+INSTRUCTION_IN_HISTORY = "instruction-in-history"
+"""The warehouse instruction is scheduled as a regular activity, never tried as a local one: its
+action is then in history before the warehouse hears of it. A local attempt ran inside a workflow
+task, and a task lost after the attempt could be run again on another path (the seller's clearance
+arriving meanwhile) and record a different outcome than the one the warehouse was told. Asked where
+the instruction is sent, so that only runs reaching that point after the change take it."""

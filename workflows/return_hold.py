@@ -66,14 +66,12 @@ with workflow.unsafe.imports_passed_through():
     from domain.workflow_ids import seller_workflow_id
     from workflows.deliveries import (
         DELIVERY_FAILED,
-        DELIVERY_RETRY,
-        DELIVERY_TIMEOUT,
         Deliveries,
         deliver,
         failure_reason,
     )
     from workflows.metrics import count
-    from workflows.patches import LEAN_COMMANDS
+    from workflows.patches import INSTRUCTION_IN_HISTORY, LEAN_COMMANDS
     from workflows.timer import UpdatableTimer
 
 _ACTION_OF: dict[Outcome, WarehouseAction] = {
@@ -281,26 +279,17 @@ class ReturnHold:
         The instruction decides the parcel's outcome, so it cannot be abandoned: the parcel stays
         in its state until the warehouse has it.
         """
-        local_first = self._lean
+        # The action must be in history before the warehouse hears of it (the patch's docstring).
+        local_first = self._lean and not workflow.patched(INSTRUCTION_IN_HISTORY)
         while True:
             try:
-                if local_first:
-                    await deliver(
-                        DeliveryActivities.instruct_warehouse,
-                        instruction,
-                        give_up_after=self._deliveries.give_up_after,
-                        summary=f"{instruction.action} {instruction.shipment_id}",
-                        local_first=True,
-                    )
-                else:
-                    await workflow.execute_activity_method(
-                        DeliveryActivities.instruct_warehouse,
-                        instruction,
-                        start_to_close_timeout=DELIVERY_TIMEOUT,
-                        schedule_to_close_timeout=self._deliveries.give_up_after,
-                        retry_policy=DELIVERY_RETRY,
-                        summary=f"{instruction.action} {instruction.shipment_id}",
-                    )
+                await deliver(
+                    DeliveryActivities.instruct_warehouse,
+                    instruction,
+                    give_up_after=self._deliveries.give_up_after,
+                    summary=f"{instruction.action} {instruction.shipment_id}",
+                    local_first=local_first,
+                )
                 return
             except DELIVERY_FAILED as err:
                 local_first = False  # operations' retry goes straight to the retried activity
