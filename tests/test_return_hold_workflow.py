@@ -16,7 +16,7 @@ from domain.payloads import Arrival, DisposeDecision, HoldResult, HoldStatus
 from domain.workflow_ids import hold_workflow_id, shipment_id_of
 from testing.endpoints import Recorded, loopback_api
 from testing.journeys import FULL_JOURNEY
-from testing.probes import send, wait_for
+from testing.probes import history_length, send, settled, wait_for
 from testing.stack import make_settings, running
 from tests.conftest import Stack, new_id
 from workflows.onboarding import SellerOnboarding
@@ -128,12 +128,15 @@ async def test_bad_decisions_are_rejected_and_change_nothing(
     seller, _ = await new_seller(dev_stack)
     parcel = await arrive(dev_stack, seller)
     await held(parcel)
+    before = await settled(parcel)
     with pytest.raises(WorkflowUpdateFailedError) as info:
         await parcel.execute_update("decide", decision, result_type=HoldStatus)
     cause = info.value.cause
     assert isinstance(cause, ApplicationError) and cause.type == "InvalidInput"
     assert problem in cause.message
     assert (await parcel.query("status", result_type=HoldStatus)).state == "held"
+    # Refused in the validator: its speculative workflow task leaves no trace in history.
+    assert await history_length(parcel) == before
     await parcel.execute_update("decide", {"action": "dispose"}, result_type=HoldStatus)
 
 
@@ -325,3 +328,21 @@ async def test_the_warehouse_hears_of_an_action_only_once_it_is_in_history(
     action = request.body["action"]
     assert (outcome, action) in {("released", "release"), ("disposed", "dispose")}
     assert in_history_when_heard == [[action]]
+
+
+async def test_parcels_queried_while_they_run_replay_on_a_worker_that_caches_nothing(
+    dev_env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    # A query that arrives during a workflow task's local activity ends that task early, so a
+    # replay runs the code after the activity in an earlier task than it first ran in. A patch
+    # asked after that point was announced in the later task only: on a cache miss, the replay
+    # failed with "patch marker encountered … no corresponding change command". Without a cache
+    # every workflow task and every query is a replay.
+    async with running(dev_env.client, make_settings(tmp_path / "data"), max_cached_workflows=0) as stack:
+        seller = await cleared_seller(stack)
+        for _ in range(8):
+            parcel = await arrive(stack, seller)
+            for _ in range(12):
+                await parcel.query(ReturnHold.status)
+            assert (await result(parcel)).outcome == "released"
+            await parcel.query(ReturnHold.status)

@@ -14,5 +14,6 @@ INSTRUCTION_IN_HISTORY = "instruction-in-history"
 """The warehouse instruction is scheduled as a regular activity, never tried as a local one: its
 action is then in history before the warehouse hears of it. A local attempt ran inside a workflow
 task, and a task lost after the attempt could be run again on another path (the seller's clearance
-arriving meanwhile) and record a different outcome than the one the warehouse was told. Asked where
-the instruction is sent, so that only runs reaching that point after the change take it."""
+arriving meanwhile) and record a different outcome than the one the warehouse was told. Asked at
+the top of ``run`` like ``lean-commands``: a hold started before the change keeps the local attempt
+to its end."""

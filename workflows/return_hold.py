@@ -112,12 +112,19 @@ class ReturnHold:
         """Failed deliveries operations asked to retry; the main line sends them."""
         self._lean = False
         """Whether this run issues release 2's leaner commands (the ``lean-commands`` patch)."""
+        self._instruction_in_history = False
+        """Whether the warehouse instruction skips the local attempt (``instruction-in-history``)."""
 
     # --- the main line -----------------------------------------------------------------------
 
     @workflow.run
     async def run(self, data: ReturnHoldInput) -> HoldResult:
         self._lean = workflow.patched(LEAN_COMMANDS)
+        # Asked here, before the first await, not where the instruction is sent: a query that
+        # arrives during the settings' local activity ends the workflow task early, and a replay
+        # then runs the code after that activity in the earlier task, where the marker of a patch
+        # asked there was never announced (seen as a nondeterminism error on a cache miss).
+        self._instruction_in_history = workflow.patched(INSTRUCTION_IN_HISTORY)
         self._timer.keep_earlier = self._deliveries.local_first = self._lean
         if self._invalid is not None:
             raise self._invalid
@@ -280,7 +287,7 @@ class ReturnHold:
         in its state until the warehouse has it.
         """
         # The action must be in history before the warehouse hears of it (the patch's docstring).
-        local_first = self._lean and not workflow.patched(INSTRUCTION_IN_HISTORY)
+        local_first = self._lean and not self._instruction_in_history
         while True:
             try:
                 await deliver(
