@@ -83,6 +83,9 @@ ADDRESS = {
     "country": "US",
 }
 RECHECK_S = 30.0  # ReturnHold's first recheck of an unknown seller (WorkflowSettings default)
+BUSY_PATIENCE_S = 10.0
+"""How long an unknown seller's held parcel may stay busy (a recheck under way) before it is lost."""
+BUSY_LOOKS = 10
 RETRIED: tuple[type[Exception], ...] = (
     RPCError,
     TimeoutError,
@@ -513,11 +516,18 @@ class Chaos:
             desc = await handle.describe()
         except Exception as err:
             return f"{shipment}: {type(err).__name__}: {err}"
-        raw = desc.raw_description
         if desc.status != WorkflowExecutionStatus.RUNNING:
             return f"{shipment}: {desc.status}, expected running (held)"
-        if raw.pending_activities or raw.HasField("pending_workflow_task"):
-            return f"{shipment}: still busy"
+        # A held parcel wakes by itself to look for its seller again (the recheck timers): busy
+        # at one look is that, not lost work; busy at every look for BUSY_PATIENCE_S is stuck.
+        for _ in range(BUSY_LOOKS):
+            raw = desc.raw_description
+            if not (raw.pending_activities or raw.HasField("pending_workflow_task")):
+                break
+            await asyncio.sleep(BUSY_PATIENCE_S / BUSY_LOOKS)
+            desc = await handle.describe()
+        else:
+            return f"{shipment}: still busy after {BUSY_PATIENCE_S:.0f} s"
         # Its first recheck timer (30 s, pending while the server was down) must have fired.
         history = await handle.fetch_history()
         if not any(e.event_type == EventType.EVENT_TYPE_TIMER_FIRED for e in history.events):
