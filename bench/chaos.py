@@ -69,6 +69,7 @@ from gateway.errors import RETRYABLE
 from gateway.holds import hold_handle
 from gateway.onboarding import seller_handle
 from testing.journeys import FULL_JOURNEY
+from testing.stack import settle
 from workflows.onboarding import SellerOnboarding
 from workflows.return_hold import ReturnHold
 
@@ -85,7 +86,6 @@ ADDRESS = {
 RECHECK_S = 30.0  # ReturnHold's first recheck of an unknown seller (WorkflowSettings default)
 BUSY_PATIENCE_S = 10.0
 """How long an unknown seller's held parcel may stay busy (a recheck under way) before it is lost."""
-BUSY_LOOKS = 10
 RETRIED: tuple[type[Exception], ...] = (
     RPCError,
     TimeoutError,
@@ -520,13 +520,9 @@ class Chaos:
             return f"{shipment}: {desc.status}, expected running (held)"
         # A held parcel wakes by itself to look for its seller again (the recheck timers): busy
         # at one look is that, not lost work; busy at every look for BUSY_PATIENCE_S is stuck.
-        for _ in range(BUSY_LOOKS):
-            raw = desc.raw_description
-            if not (raw.pending_activities or raw.HasField("pending_workflow_task")):
-                break
-            await asyncio.sleep(BUSY_PATIENCE_S / BUSY_LOOKS)
-            desc = await handle.describe()
-        else:
+        try:
+            await settle(handle, poll=1.0, limit=BUSY_PATIENCE_S)
+        except TimeoutError:
             return f"{shipment}: still busy after {BUSY_PATIENCE_S:.0f} s"
         # Its first recheck timer (30 s, pending while the server was down) must have fired.
         history = await handle.fetch_history()
